@@ -1,0 +1,23 @@
+"""nn: a tiny, autograd-free layer library on a pluggable array backend.
+
+Every layer has a hand-written ``forward`` and ``backward``; see ``module.py``
+for how they pair up and how gradients accumulate, and ``gradcheck.py`` for
+how each backward is proven against numerical gradients.
+"""
+from . import backend, init
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv2d, ConvTranspose2d
+from .init import dcgan_init, xavier_init
+from .linear import Linear
+from .losses import BCE, BCEWithLogits
+from .module import Module, Parameter, Sequential
+from .optim import Adam
+from .reshape import Flatten, Reshape
+
+__all__ = [
+    "backend", "init", "Module", "Parameter", "Sequential",
+    "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "Adam",
+    "dcgan_init", "xavier_init",
+]

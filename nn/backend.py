@@ -1,0 +1,172 @@
+"""The array backend: which array library the layers compute with.
+
+Every layer asks this module for its array namespace, ``xp``, and never
+imports NumPy itself, so the same layer code runs on
+
+* ``"numpy"``            the CPU (the default),
+* ``"cupy"``             an NVIDIA GPU (optional; ``pip install cupy-cuda12x``),
+* ``"array_api_strict"`` a deliberately minimal implementation of the Python
+                         array API standard, used by the tests to prove that
+                         ``nn/`` only calls functions that CuPy also has.
+
+The namespaces are used through the array API standard subset
+(``xp.matmul``, ``xp.permute_dims``, ``xp.reshape``, ``xp.sum(..., axis=...)``),
+which NumPy 2, CuPy 13+ and ``array_api_strict`` all provide.
+
+Randomness always comes from one host-side NumPy ``Generator`` (``rng()``) and
+is copied to the device with ``to_device``: the same seed draws the same
+weights and noise on every backend, and its state is one small dict that a
+checkpoint can store.
+
+Usage::
+
+    from nn import backend
+    backend.use("cupy")           # raises BackendError if CuPy or a GPU is missing
+    xp = backend.xp()
+    x = backend.to_device(np.zeros((2, 3)))   # float32 on the active device
+    y = backend.to_numpy(x)                   # back to host NumPy
+"""
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "array_api_strict")
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used on this machine (one-line reason)."""
+
+
+_active = {"name": "numpy", "xp": np}
+_rng = np.random.default_rng(0)
+
+
+def _import_cupy():
+    """Import CuPy and make sure a GPU is usable, or raise BackendError saying which is missing."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise BackendError(
+            "backend 'cupy' asked for, but CuPy is not installed "
+            f"({e}); install it with: pip install -r requirements-gpu.txt") from None
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+        if n == 0:
+            raise RuntimeError("no CUDA device found")
+        cupy.zeros(1).sum().item()   # actually touch the device
+    except Exception as e:
+        raise BackendError(
+            f"backend 'cupy' asked for, CuPy is installed, but no GPU is usable: {e}") from None
+    return cupy
+
+
+def _import(name):
+    if name == "numpy":
+        return np
+    if name == "cupy":
+        return _import_cupy()
+    if name == "array_api_strict":
+        try:
+            import array_api_strict
+        except ImportError:
+            raise BackendError("backend 'array_api_strict' needs: pip install array-api-strict") from None
+        return array_api_strict
+    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def use(name):
+    """Make ``name`` the active backend for every layer created or called from now on."""
+    _active["xp"] = _import(name)
+    _active["name"] = name
+    return _active["xp"]
+
+
+def available(name):
+    """(True, "") if backend ``name`` can be used here, else (False, reason)."""
+    try:
+        _import(name)
+        return True, ""
+    except BackendError as e:
+        return False, str(e)
+
+
+def xp():
+    """The active array namespace (``numpy``, ``cupy`` or ``array_api_strict``)."""
+    return _active["xp"]
+
+
+def name():
+    """The active backend's name."""
+    return _active["name"]
+
+
+def float_dtype():
+    """The default floating-point dtype: float32 (training is float32 end to end)."""
+    return _active["xp"].float32
+
+
+def to_device(a, dtype=None):
+    """Copy a host array (or anything NumPy accepts) to the active backend.
+
+    Floating-point input becomes float32 unless ``dtype`` says otherwise;
+    integer and boolean input keeps its dtype.
+    """
+    host = np.asarray(a)
+    if dtype is None and host.dtype.kind == "f":
+        dtype = np.float32
+    if dtype is not None:
+        host = host.astype(np.dtype(dtype_name(dtype)), copy=False)
+    return _active["xp"].asarray(host)
+
+
+def to_numpy(a):
+    """Copy an array of any backend to a host NumPy array."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "get"):          # cupy.ndarray
+        return a.get()
+    return np.from_dlpack(a)       # array_api_strict and other DLPack arrays on the CPU
+
+
+def dtype_name(dtype):
+    """'float32' for np.float32, cupy.float32, array_api_strict.float32, 'float32', ..."""
+    if isinstance(dtype, str):
+        return dtype
+    text = str(dtype)
+    for known in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                  "uint8", "uint16", "uint32", "uint64", "bool"):
+        if text.endswith(known) or text.endswith(known + "'>"):
+            return known
+    return np.dtype(dtype).name
+
+
+def seed(n):
+    """Seed every source of randomness the library uses (the host generator, and CuPy's if active)."""
+    global _rng
+    _rng = np.random.default_rng(n)
+    if _active["name"] == "cupy":
+        _active["xp"].random.seed(n)
+
+
+def rng():
+    """The host NumPy Generator all random draws come from."""
+    return _rng
+
+
+def get_rng_state():
+    """The generator's state as a plain dict (picklable, JSON-able)."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state):
+    """Restore a state returned by ``get_rng_state``."""
+    _rng.bit_generator.state = state
+
+
+def randn(shape, std=1.0, mean=0.0, dtype=None):
+    """Normal draws from the host generator, returned on the active device (float32 by default)."""
+    host = _rng.standard_normal(shape) * std + mean
+    return to_device(host, dtype)
+
+
+def uniform(shape, low, high, dtype=None):
+    """Uniform draws in [low, high) from the host generator, on the active device."""
+    return to_device(_rng.uniform(low, high, shape), dtype)

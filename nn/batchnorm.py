@@ -1,0 +1,91 @@
+"""Batch normalisation, per channel: BatchNorm2d over (N, H, W), BatchNorm1d over N.
+
+Forward, in training mode, for each channel c with its m = N*H*W values::
+
+    mu     = mean(x)                     var = mean((x - mu)^2)   (biased)
+    xhat   = (x - mu) / sqrt(var + eps)
+    y      = gamma * xhat + beta
+
+and the running statistics move towards the batch's (PyTorch's convention,
+momentum 0.1, the running variance unbiased: var * m / (m - 1))::
+
+    running_mean = (1 - momentum) * running_mean + momentum * mu
+
+In eval mode mu and var are the running statistics, so y is an affine
+function of x.
+
+Backward (training mode). xhat depends on x directly *and* through mu and
+var, which depend on every x of the channel. With g = dy * gamma::
+
+    dbeta  = sum(dy)          dgamma = sum(dy * xhat)
+    dx     = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)
+
+The mean(g) term is the path through mu, the xhat * mean(g * xhat) term
+the path through var; drop either and the gradient check fails (try it).
+In eval mode mu and var are constants, so dx = g / sqrt(running_var + eps).
+"""
+from . import backend
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    buffers = ("running_mean", "running_var")
+    axes = None                # the axes reduced over: every axis but the channel axis (1)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        xp = backend.xp()
+        dt = backend.float_dtype()
+        self.eps, self.momentum = eps, momentum
+        self.weight = Parameter(xp.ones(num_features, dtype=dt))    # gamma
+        self.bias = Parameter(xp.zeros(num_features, dtype=dt))     # beta
+        self.running_mean = xp.zeros(num_features, dtype=dt)
+        self.running_var = xp.ones(num_features, dtype=dt)
+
+    def extra_repr(self):
+        return f"{self.weight.shape[0]}, eps={self.eps}, momentum={self.momentum}"
+
+    def _per_channel(self, v, ndim):
+        """(C,) -> broadcastable against the input: (1, C) or (1, C, 1, 1)."""
+        return backend.xp().reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+    def forward(self, x):
+        xp = backend.xp()
+        shape = lambda v: self._per_channel(v, x.ndim)
+        if self.training:
+            mu = xp.mean(x, axis=self.axes, keepdims=True)
+            xc = x - mu
+            var = xp.mean(xc * xc, axis=self.axes, keepdims=True)
+            m = x.size // x.shape[1]
+            mom = self.momentum
+            self.running_mean = (1 - mom) * self.running_mean + mom * xp.reshape(mu, (-1,))
+            self.running_var = (1 - mom) * self.running_var + mom * xp.reshape(var, (-1,)) * (m / max(m - 1, 1))
+        else:
+            xc = x - shape(self.running_mean)
+            var = shape(self.running_var)
+        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        xhat = xc * inv_std
+        self._save(xhat, inv_std, self.training)
+        return xhat * shape(self.weight.data) + shape(self.bias.data)
+
+    def backward(self, dy):
+        xp = backend.xp()
+        xhat, inv_std, training = self._pop()
+        self.bias.accumulate(xp.sum(dy, axis=self.axes))
+        self.weight.accumulate(xp.sum(dy * xhat, axis=self.axes))
+        g = dy * self._per_channel(self.weight.data, dy.ndim)
+        if not training:
+            return g * inv_std
+        g_mean = xp.mean(g, axis=self.axes, keepdims=True)
+        gx_mean = xp.mean(g * xhat, axis=self.axes, keepdims=True)
+        return (g - g_mean - xhat * gx_mean) * inv_std
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm over (N, H, W) for each channel of an (N, C, H, W) input."""
+    axes = (0, 2, 3)
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm over N for each feature of an (N, C) input."""
+    axes = (0,)

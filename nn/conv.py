@@ -1,0 +1,136 @@
+"""Conv2d and ConvTranspose2d, each other's backward pass.
+
+Shapes (NCHW):  x (N, C, H, W),  w (F, C, kh, kw),  y (N, F, OH, OW),
+OH = floor((H + 2p - kh) / s) + 1.
+
+The convolution as a matrix product (see ``im2col.py``)::
+
+    cols = im2col(x)                          # (C*kh*kw, N*OH*OW)
+    y2   = W @ cols,  W = w.reshape(F, -1)    # (F, N*OH*OW)
+
+Its backward, with dy2 = dy arranged as (F, N*OH*OW)::
+
+    dW    = dy2 @ cols.T                      # the weight gradient: one GEMM
+    dcols = W.T @ dy2                         # (C*kh*kw, N*OH*OW)
+    dx    = col2im(dcols)                     # scatter back, summing overlaps
+
+``W.T @ dy2`` followed by col2im is exactly the *transposed* convolution of
+dy with the same kernel. So the two layers share two functions:
+
+* ``conv2d(x, w)``           = GEMM(im2col(x))   (Conv2d forward, ConvTranspose2d backward)
+* ``conv_transpose2d(x, w)`` = col2im(GEMM(x))   (ConvTranspose2d forward, Conv2d backward)
+
+A transposed convolution's weight is stored as (C_in, C_out, kh, kw), as in
+PyTorch, which is the shape of the convolution it is the adjoint of
+(C_out -> C_in). Its output size is (H - 1)*s - 2p + kh, e.g. 4 -> 8 for the
+DCGAN (4, 2, 1) layers and 1 -> 4 for (4, 1, 0).
+"""
+from . import backend
+from .im2col import col2im, conv_output_size, im2col
+from .init import xavier_uniform
+from .module import Module, Parameter
+
+
+def _channels_first(a):
+    """(N, C, H, W) -> (C, N*H*W), the layout the GEMMs use."""
+    xp = backend.xp()
+    N, C, H, W = a.shape
+    return xp.reshape(xp.permute_dims(a, (1, 0, 2, 3)), (C, N * H * W))
+
+
+def conv2d(x, w, stride=1, pad=0):
+    """Cross-correlate x (N, C, H, W) with w (F, C, kh, kw). Returns y (N, F, OH, OW) and cols."""
+    xp = backend.xp()
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    OH, OW = conv_output_size(H, kh, stride, pad), conv_output_size(W, kw, stride, pad)
+    cols = im2col(x, kh, kw, stride, pad)                       # (C*kh*kw, N*OH*OW)
+    y = xp.matmul(xp.reshape(w, (F, C * kh * kw)), cols)        # (F, N*OH*OW)
+    y = xp.permute_dims(xp.reshape(y, (F, N, OH, OW)), (1, 0, 2, 3))
+    return y, cols
+
+
+def conv_transpose2d(x, w, out_hw, stride=1, pad=0):
+    """The adjoint of ``conv2d`` with kernel w (F, C, kh, kw): x (N, F, h, w) -> (N, C, *out_hw).
+
+    <conv2d(a, w), b> == <a, conv_transpose2d(b, w)> for all a, b.
+    """
+    xp = backend.xp()
+    N = x.shape[0]
+    F, C, kh, kw = w.shape
+    cols = xp.matmul(xp.matrix_transpose(xp.reshape(w, (F, C * kh * kw))),
+                     _channels_first(x))                        # (C*kh*kw, N*h*w)
+    return col2im(cols, (N, C, *out_hw), kh, kw, stride, pad)
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation), NCHW, weight (out, in, kh, kw)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        k = kernel_size
+        self.stride, self.padding, self.kernel_size = stride, padding, k
+        self.weight = Parameter(xavier_uniform((out_channels, in_channels, k, k)))
+        self.bias = Parameter(backend.xp().zeros(out_channels, dtype=backend.float_dtype())) if bias else None
+
+    def extra_repr(self):
+        F, C, k, _ = self.weight.shape
+        return f"{C}, {F}, kernel_size={k}, stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+
+    def forward(self, x):
+        y, cols = conv2d(x, self.weight.data, self.stride, self.padding)   # (N, F, OH, OW)
+        if self.bias is not None:
+            y = y + backend.xp().reshape(self.bias.data, (1, -1, 1, 1))
+        self._save(x.shape, cols)
+        return y
+
+    def backward(self, dy):
+        xp = backend.xp()
+        x_shape, cols = self._pop()
+        dy2 = _channels_first(dy)                                      # (F, N*OH*OW)
+        self.weight.accumulate(xp.reshape(xp.matmul(dy2, xp.matrix_transpose(cols)), self.weight.shape))
+        if self.bias is not None:
+            self.bias.accumulate(xp.sum(dy2, axis=1))
+        return conv_transpose2d(dy, self.weight.data, x_shape[2:], self.stride, self.padding)
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed ("fractionally strided") convolution, weight (in, out, kh, kw).
+
+    Forward is the adjoint of Conv2d: out = (H - 1)*stride - 2*padding + kernel_size.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        k = kernel_size
+        self.stride, self.padding, self.kernel_size = stride, padding, k
+        self.weight = Parameter(xavier_uniform((in_channels, out_channels, k, k)))
+        self.bias = Parameter(backend.xp().zeros(out_channels, dtype=backend.float_dtype())) if bias else None
+
+    def extra_repr(self):
+        C, F, k, _ = self.weight.shape
+        return f"{C}, {F}, kernel_size={k}, stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+
+    def output_size(self, size):
+        return (size - 1) * self.stride - 2 * self.padding + self.kernel_size
+
+    def forward(self, x):
+        xp = backend.xp()
+        out_hw = (self.output_size(x.shape[2]), self.output_size(x.shape[3]))
+        y = conv_transpose2d(x, self.weight.data, out_hw, self.stride, self.padding)
+        if self.bias is not None:
+            y = y + xp.reshape(self.bias.data, (1, -1, 1, 1))
+        self._save(x)
+        return y
+
+    def backward(self, dy):
+        xp = backend.xp()
+        (x,) = self._pop()
+        Cin = self.weight.shape[0]
+        # dx is the ordinary convolution of dy; its im2col columns give dW too.
+        dx, cols = conv2d(dy, self.weight.data, self.stride, self.padding)   # cols (Cout*k*k, N*H*W)
+        self.weight.accumulate(xp.reshape(xp.matmul(_channels_first(x), xp.matrix_transpose(cols)),
+                                          self.weight.shape))              # (Cin, Cout*k*k)
+        if self.bias is not None:
+            self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))
+        return dx

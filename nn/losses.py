@@ -1,0 +1,47 @@
+"""Binary cross-entropy losses. Each call returns ``(loss, dloss/dinput)``.
+
+The loss is the mean over all elements, as a 0-d array on the active device
+(no host transfer: call ``float(loss)`` only where you log it). ``target`` is
+an array of the input's shape or a number (1.0 = real, 0.0 = fake, 0.9 for
+one-sided label smoothing).
+
+BCEWithLogits, on logits x (what DCGAN training uses)::
+
+    loss = mean( softplus(x) - t*x ),   softplus(x) = log(1 + e^x)
+         = mean( max(x, 0) - t*x + log(1 + e^-|x|) )     (never overflows)
+    dloss/dx = (sigmoid(x) - t) / n
+
+BCE, on probabilities p (after a Sigmoid layer)::
+
+    p'   = clip(p, eps, 1 - eps)      (symmetric, so log never sees 0)
+    loss = -mean( t log p' + (1 - t) log(1 - p') )
+    dloss/dp = (p' - t) / (p' (1 - p')) / n   where p is inside the clip range, 0 outside
+
+With logits the sigmoid and the log cancel analytically; with probabilities
+a saturated sigmoid loses the gradient, which is why GAN code prefers logits.
+"""
+from . import backend
+from .activations import sigmoid
+
+
+class BCEWithLogits:
+    def __call__(self, x, target):
+        xp = backend.xp()
+        n = x.size
+        loss = xp.mean(xp.maximum(x, 0.0) - x * target + xp.log1p(xp.exp(-xp.abs(x))))
+        grad = (sigmoid(x) - target) / n
+        return loss, grad
+
+
+class BCE:
+    def __init__(self, eps=1e-7):
+        self.eps = eps
+
+    def __call__(self, p, target):
+        xp = backend.xp()
+        n = p.size
+        pc = xp.clip(p, self.eps, 1.0 - self.eps)
+        loss = -xp.mean(target * xp.log(pc) + (1.0 - target) * xp.log(1.0 - pc))
+        inside = (p > self.eps) & (p < 1.0 - self.eps)
+        grad = xp.where(inside, (pc - target) / (pc * (1.0 - pc)), 0.0) / n
+        return loss, grad

@@ -1,0 +1,75 @@
+"""The backend module: selection, clear errors, transfers, seeding."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nn import backend
+
+
+def test_import_nn_works_without_cupy():
+    code = ("import sys; sys.modules['cupy'] = None; import nn; "
+            "print(nn.backend.name(), nn.backend.available('cupy')[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["numpy", "False"]
+
+
+def test_cupy_not_installed_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)          # makes `import cupy` fail
+    with pytest.raises(backend.BackendError, match="CuPy is not installed"):
+        backend.use("cupy")
+    assert backend.name() == "numpy"
+
+
+def test_cupy_without_gpu_says_so(monkeypatch):
+    class FakeRuntime:
+        @staticmethod
+        def getDeviceCount():
+            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    class FakeCupy:
+        class cuda:
+            runtime = FakeRuntime
+
+    monkeypatch.setitem(sys.modules, "cupy", FakeCupy)
+    with pytest.raises(backend.BackendError, match="CuPy is installed, but no GPU is usable"):
+        backend.use("cupy")
+
+
+def test_unknown_backend():
+    with pytest.raises(backend.BackendError, match="unknown backend 'jax'"):
+        backend.use("jax")
+
+
+def test_transfers_and_default_dtype(xp_backend):
+    a = backend.to_device(np.arange(6.0).reshape(2, 3))
+    assert a.dtype == backend.xp().float32 == backend.float_dtype()
+    back = backend.to_numpy(a)
+    assert isinstance(back, np.ndarray) and back.dtype == np.float32
+    np.testing.assert_array_equal(back, np.arange(6.0).reshape(2, 3))
+    assert backend.to_device(np.arange(3)).dtype == backend.xp().int64
+    assert backend.to_device(np.zeros(2), "float64").dtype == backend.xp().float64
+
+
+def test_seed_makes_draws_repeatable_and_state_restorable(xp_backend):
+    backend.seed(42)
+    a = backend.to_numpy(backend.randn((3, 4)))
+    state = backend.get_rng_state()
+    b = backend.to_numpy(backend.randn((3, 4)))
+    backend.seed(42)
+    np.testing.assert_array_equal(backend.to_numpy(backend.randn((3, 4))), a)
+    backend.set_rng_state(state)
+    np.testing.assert_array_equal(backend.to_numpy(backend.randn((3, 4))), b)
+    assert a.dtype == np.float32
+
+
+def test_same_seed_same_weights_on_every_backend(xp_backend):
+    import nn
+    backend.seed(7)
+    here = nn.Conv2d(2, 3, 4).state_dict()
+    backend.use("numpy")
+    backend.seed(7)
+    ref = nn.Conv2d(2, 3, 4).state_dict()
+    for k in ref:
+        np.testing.assert_array_equal(here[k], ref[k])

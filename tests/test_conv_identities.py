@@ -1,0 +1,117 @@
+"""im2col/col2im against naive loops, conv against a direct sum, and the adjoint identity."""
+import numpy as np
+import pytest
+
+import nn
+from nn import backend
+from nn.conv import conv2d, conv_transpose2d
+from nn.im2col import col2im, conv_output_size, im2col
+
+CASES = [(4, 2, 1), (4, 1, 0), (3, 1, 1), (3, 2, 0), (5, 3, 2), (1, 1, 0)]   # (kernel, stride, pad)
+
+
+def naive_im2col(x, k, s, p):
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    cols = np.zeros((C * k * k, N * OH * OW), x.dtype)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                patch = xpad[n, :, oh * s:oh * s + k, ow * s:ow * s + k]   # (C, k, k)
+                cols[:, (n * OH + oh) * OW + ow] = patch.reshape(-1)
+    return cols
+
+
+def naive_conv(x, w, s, p):
+    N, C, H, W = x.shape
+    F, _, k, _ = w.shape
+    OH, OW = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    y = np.zeros((N, F, OH, OW))
+    for n in range(N):
+        for f in range(F):
+            for oh in range(OH):
+                for ow in range(OW):
+                    y[n, f, oh, ow] = np.sum(xpad[n, :, oh * s:oh * s + k, ow * s:ow * s + k] * w[f])
+    return y
+
+
+def naive_conv_transpose(x, w, s, p):
+    """Scatter form: each input pixel paints its kernel into the (padded) output."""
+    N, F, H, W = x.shape
+    _, C, k, _ = w.shape
+    OH, OW = (H - 1) * s - 2 * p + k, (W - 1) * s - 2 * p + k
+    out = np.zeros((N, C, OH + 2 * p, OW + 2 * p))
+    for n in range(N):
+        for f in range(F):
+            for h in range(H):
+                for v in range(W):
+                    out[n, :, h * s:h * s + k, v * s:v * s + k] += x[n, f, h, v] * w[f]
+    return out[:, :, p:p + OH, p:p + OW]
+
+
+@pytest.mark.parametrize("k,s,p", CASES)
+def test_im2col_matches_naive_loop(xp_backend, k, s, p):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    cols = backend.to_numpy(im2col(backend.to_device(x, "float64"), k, k, s, p))
+    np.testing.assert_allclose(cols, naive_im2col(x, k, s, p), atol=1e-12)
+
+
+@pytest.mark.parametrize("k,s,p", CASES)
+def test_col2im_is_adjoint_of_im2col(xp_backend, k, s, p):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 6))
+    cols = rng.standard_normal(naive_im2col(x, k, s, p).shape)
+    lhs = np.sum(naive_im2col(x, k, s, p) * cols)
+    rhs = np.sum(x * backend.to_numpy(col2im(backend.to_device(cols, "float64"), x.shape, k, k, s, p)))
+    assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
+
+
+@pytest.mark.parametrize("k,s,p", CASES)
+def test_conv2d_matches_direct_sum(xp_backend, k, s, p):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, k, k))
+    y, _ = conv2d(backend.to_device(x, "float64"), backend.to_device(w, "float64"), s, p)
+    np.testing.assert_allclose(backend.to_numpy(y), naive_conv(x, w, s, p), atol=1e-10)
+
+
+@pytest.mark.parametrize("k,s,p", CASES)
+def test_conv_transpose2d_matches_scatter(xp_backend, k, s, p):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 4, 3, 3)), rng.standard_normal((4, 2, k, k))
+    OH = (3 - 1) * s - 2 * p + k
+    if OH < 1:
+        pytest.skip("empty output")
+    y = conv_transpose2d(backend.to_device(x, "float64"), backend.to_device(w, "float64"), (OH, OH), s, p)
+    np.testing.assert_allclose(backend.to_numpy(y), naive_conv_transpose(x, w, s, p), atol=1e-10)
+
+
+@pytest.mark.parametrize("k,s,p", CASES)
+def test_adjoint_identity_conv_layers(xp_backend, k, s, p):
+    """<Conv2d(x), y> == <x, ConvTranspose2d(y)> when both layers share one weight and have no bias."""
+    rng = np.random.default_rng(4)
+    conv = nn.Conv2d(3, 5, k, s, p, bias=False).astype(backend.xp().float64)
+    convT = nn.ConvTranspose2d(5, 3, k, s, p, bias=False).astype(backend.xp().float64)
+    convT.weight.data = conv.weight.data                       # (5, 3, k, k): same array
+    x = rng.standard_normal((2, 3, 9, 9))
+    cx = backend.to_numpy(conv.forward(backend.to_device(x, "float64")))
+    y = rng.standard_normal(cx.shape)
+    ty = backend.to_numpy(convT.forward(backend.to_device(y, "float64")))
+    if ty.shape != x.shape:                                    # stride leaves a remainder: crop
+        x = x[:, :, :ty.shape[2], :ty.shape[3]]
+        cx = backend.to_numpy(conv.forward(backend.to_device(x, "float64")))
+    lhs, rhs = np.sum(cx * y), np.sum(x * ty)
+    print(f"<conv(x), y> = {lhs:.12f}   <x, convT(y)> = {rhs:.12f}")
+    assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
+
+
+def test_dcgan_shapes(xp_backend):
+    """(4, 1, 0) takes 1x1 to 4x4 and back; (4, 2, 1) doubles and halves."""
+    x = backend.to_device(np.zeros((2, 8, 1, 1)))
+    up = nn.ConvTranspose2d(8, 4, 4, 1, 0)(x)
+    assert tuple(up.shape) == (2, 4, 4, 4)
+    up2 = nn.ConvTranspose2d(4, 2, 4, 2, 1)(up)
+    assert tuple(up2.shape) == (2, 2, 8, 8)
+    assert tuple(nn.Conv2d(2, 4, 4, 2, 1)(up2).shape) == (2, 4, 4, 4)
+    assert tuple(nn.Conv2d(4, 1, 4, 1, 0)(up).shape) == (2, 1, 1, 1)

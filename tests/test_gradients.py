@@ -1,0 +1,145 @@
+"""Every backward pass against central differences (float64, random upstream gradient).
+
+A relative error of about 1e-10 is what a correct backward gives here; a
+wrong one gives 1e-2 or worse. The bound, 1e-6, sits far from both.
+"""
+import numpy as np
+import pytest
+
+import nn
+from nn.gradcheck import check_layer, check_loss
+
+TOL = 1e-6
+
+# (in, out, kernel, stride, padding, bias, input height/width)
+CONV_CASES = [
+    (2, 3, 4, 2, 1, True, 6),     # DCGAN's down/up-sampling layer
+    (3, 2, 4, 1, 0, False, 4),    # DCGAN's first/last layer (4x4 -> 1x1)
+    (2, 3, 3, 1, 1, True, 5),     # "same" convolution
+    (1, 2, 3, 2, 0, True, 7),     # stride 2 without padding
+    (2, 2, 1, 1, 0, False, 3),    # 1x1 convolution
+    (2, 2, 5, 3, 2, True, 7),     # larger kernel, stride 3, size not divisible
+]
+
+
+def _ids(cases):
+    return [f"k{k}s{s}p{p}{'b' if b else ''}" for _, _, k, s, p, b, _ in cases]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,bias,hw", CONV_CASES, ids=_ids(CONV_CASES))
+def test_conv2d(xp_backend, record_error, cin, cout, k, s, p, bias, hw):
+    errors = check_layer(nn.Conv2d(cin, cout, k, s, p, bias=bias), (2, cin, hw, hw))
+    record_error(f"Conv2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
+    assert set(errors) == {"x", "weight"} | ({"bias"} if bias else set())
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,bias,hw", CONV_CASES, ids=_ids(CONV_CASES))
+def test_conv_transpose2d(xp_backend, record_error, cin, cout, k, s, p, bias, hw):
+    hw = max(1, hw // 2)
+    layer = nn.ConvTranspose2d(cin, cout, k, s, p, bias=bias)
+    if layer.output_size(hw) < 1:
+        hw += 1
+    errors = check_layer(layer, (2, cin, hw, hw))
+    record_error(f"ConvTranspose2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm2d_train(xp_backend, record_error):
+    errors = check_layer(nn.BatchNorm2d(3), (4, 3, 3, 2))
+    record_error("BatchNorm2d train", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm2d_eval(xp_backend, record_error):
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean = nn.backend.to_device([0.5, -1.0, 2.0])
+    bn.running_var = nn.backend.to_device([0.25, 2.0, 4.0])
+    bn.eval()
+    errors = check_layer(bn, (4, 3, 2, 2))
+    record_error("BatchNorm2d eval", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm1d_train(xp_backend, record_error):
+    errors = check_layer(nn.BatchNorm1d(4), (5, 4))
+    record_error("BatchNorm1d train", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm1d_eval(xp_backend, record_error):
+    bn = nn.BatchNorm1d(2)
+    bn.running_mean = nn.backend.to_device([0.3, -0.7])
+    bn.running_var = nn.backend.to_device([1.5, 0.5])
+    errors = check_layer(bn.eval(), (5, 2))
+    record_error("BatchNorm1d eval", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(xp_backend, record_error, bias):
+    errors = check_layer(nn.Linear(4, 3, bias=bias), (5, 4))
+    record_error(f"Linear(4,3,bias={bias})", errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def _away_from_zero(shape, seed=1):
+    """Inputs with |x| >= 0.1, so that h = 1e-6 never straddles ReLU's kink."""
+    x = np.random.default_rng(seed).standard_normal(shape)
+    return np.where(np.abs(x) < 0.1, np.sign(x) * 0.1 + x, x)
+
+
+@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid],
+                         ids=["ReLU", "LeakyReLU", "Tanh", "Sigmoid"])
+def test_activations(xp_backend, record_error, make):
+    layer = make()
+    x = _away_from_zero((2, 3, 2, 2)) * 2
+    errors = check_layer(layer, x.shape, x=x)
+    record_error(type(layer).__name__, errors)
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("make,shape", [(nn.Flatten, (2, 3, 2, 2)), (lambda: nn.Reshape(4, 2, 2), (2, 16))],
+                         ids=["Flatten", "Reshape"])
+def test_reshapes(xp_backend, record_error, make, shape):
+    layer = make()
+    errors = check_layer(layer, shape)
+    record_error(type(layer).__name__, errors)
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("target", ["random", 1.0, 0.0, 0.9])
+def test_bce_with_logits(xp_backend, record_error, target):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 1)) * 4            # includes fairly saturated logits
+    t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
+    err = check_loss(nn.BCEWithLogits(), x, t)
+    record_error(f"BCEWithLogits target={target}", {"x": err})
+    assert err < TOL
+
+
+@pytest.mark.parametrize("target", ["random", 1.0, 0.0])
+def test_bce(xp_backend, record_error, target):
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, (6, 1))
+    t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
+    err = check_loss(nn.BCE(), p, t)
+    record_error(f"BCE target={target}", {"x": err})
+    assert err < TOL
+
+
+def test_small_dcgan_end_to_end(xp_backend, record_error):
+    """A whole (tiny) discriminator stack, BatchNorm and all, checked as one layer."""
+    D = nn.Sequential(
+        nn.Conv2d(1, 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(2, 3, 4, 2, 1, bias=False), nn.BatchNorm2d(3), nn.LeakyReLU(0.2),
+        nn.Conv2d(3, 1, 2, 1, 0, bias=False))
+    errors = check_layer(D, (3, 1, 8, 8))
+    record_error("tiny D (conv+BN+LeakyReLU)", errors)
+    assert max(errors.values()) < TOL, errors
+    G = nn.Sequential(
+        nn.ConvTranspose2d(4, 3, 2, 1, 0, bias=False), nn.BatchNorm2d(3), nn.ReLU(),
+        nn.ConvTranspose2d(3, 1, 4, 2, 1, bias=False), nn.Tanh())
+    errors = check_layer(G, (3, 4, 1, 1))
+    record_error("tiny G (convT+BN+ReLU+Tanh)", errors)
+    assert max(errors.values()) < TOL, errors

@@ -1,0 +1,80 @@
+"""Adam's first steps against values worked out by hand, and its state round trip."""
+import math
+
+import numpy as np
+
+import nn
+from nn import backend
+
+
+def _one_param(value, grad):
+    p = nn.Parameter(backend.to_device(np.array(value, dtype=np.float64), "float64"))
+    p.grad = backend.to_device(np.array(grad, dtype=np.float64), "float64")
+    return p
+
+
+def test_adam_first_step_is_lr_times_sign(xp_backend):
+    # Step 1: m = (1-b1) g, v = (1-b2) g^2, m_hat = g, v_hat = g^2, so p -= lr * g / (|g| + eps).
+    p = _one_param([1.0, -2.0, 0.5], [0.3, -4.0, 1e-3])
+    opt = nn.Adam([("p", p)], lr=0.1, betas=(0.5, 0.999), eps=1e-8)
+    opt.step()
+    expected = np.array([1.0 - 0.1 * 0.3 / (0.3 + 1e-8),
+                         -2.0 + 0.1 * 4.0 / (4.0 + 1e-8),
+                         0.5 - 0.1 * 1e-3 / (1e-3 + 1e-8)])
+    np.testing.assert_allclose(backend.to_numpy(p.data), expected, rtol=1e-12)
+
+
+def test_adam_two_steps_by_hand(xp_backend):
+    lr, b1, b2, eps = 2e-4, 0.5, 0.999, 1e-8
+    p = _one_param([0.7], [0.2])
+    opt = nn.Adam([("p", p)], lr=lr, betas=(b1, b2), eps=eps)
+    opt.step()
+    p.grad = backend.to_device(np.array([-0.1]), "float64")
+    opt.step()
+    # by hand
+    m1, v1 = (1 - b1) * 0.2, (1 - b2) * 0.04
+    x1 = 0.7 - lr * (m1 / (1 - b1)) / (math.sqrt(v1 / (1 - b2)) + eps)
+    m2, v2 = b1 * m1 + (1 - b1) * -0.1, b2 * v1 + (1 - b2) * 0.01
+    x2 = x1 - lr * (m2 / (1 - b1 ** 2)) / (math.sqrt(v2 / (1 - b2 ** 2)) + eps)
+    assert abs(float(backend.to_numpy(p.data)[0]) - x2) < 1e-15
+    assert opt.t == 2
+
+
+def test_adam_skips_params_without_grad_and_zero_grad(xp_backend):
+    p = _one_param([1.0], [1.0])
+    q = _one_param([5.0], [1.0])
+    q.grad = None
+    opt = nn.Adam([("p", p), ("q", q)], lr=0.1)
+    opt.step()
+    assert float(backend.to_numpy(q.data)[0]) == 5.0
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_adam_state_dict_round_trip_resumes_exactly(xp_backend):
+    def make():
+        backend.seed(3)
+        model = nn.Linear(3, 2)
+        return model, nn.Adam(model, lr=0.01, betas=(0.5, 0.999))
+
+    def step(model, opt, seed):
+        x = backend.to_device(np.random.default_rng(seed).standard_normal((4, 3)))
+        model.zero_grad()
+        y = model.forward(x)
+        model.backward(y)                      # gradient of 0.5 * |y|^2
+        opt.step()
+
+    a, opt_a = make()
+    for s in range(4):
+        step(a, opt_a, s)
+    b, opt_b = make()
+    for s in range(2):
+        step(b, opt_b, s)
+    model_state, opt_state = b.state_dict(), opt_b.state_dict()
+    c, opt_c = make()
+    c.load_state_dict(model_state)
+    opt_c.load_state_dict(opt_state)
+    for s in range(2, 4):
+        step(c, opt_c, s)
+    for (n, pa), (_, pc) in zip(a.named_parameters(), c.named_parameters()):
+        np.testing.assert_array_equal(backend.to_numpy(pa.data), backend.to_numpy(pc.data), err_msg=n)
