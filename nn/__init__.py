@@ -6,7 +6,7 @@ how each backward is proven against numerical gradients.
 """
 from . import backend, init
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-from .batchnorm import BatchNorm1d, BatchNorm2d
+from .batchnorm import BatchNorm1d, BatchNorm2d, frozen_running_stats
 from .conv import Conv2d, ConvTranspose2d
 from .init import dcgan_init, xavier_init
 from .linear import Linear
@@ -19,5 +19,5 @@ __all__ = [
     "backend", "init", "Module", "Parameter", "Sequential",
     "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "Adam",
-    "dcgan_init", "xavier_init",
+    "dcgan_init", "xavier_init", "frozen_running_stats",
 ]

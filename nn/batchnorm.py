@@ -12,7 +12,8 @@ momentum 0.1, the running variance unbiased: var * m / (m - 1))::
     running_mean = (1 - momentum) * running_mean + momentum * mu
 
 In eval mode mu and var are the running statistics, so y is an affine
-function of x.
+function of x. ``frozen_running_stats(model)`` keeps batch statistics but
+stops the running ones from moving (for sampling that must not change state).
 
 Backward (training mode). xhat depends on x directly *and* through mu and
 var, which depend on every x of the channel. With g = dy * gamma::
@@ -24,6 +25,8 @@ The mean(g) term is the path through mu, the xhat * mean(g * xhat) term
 the path through var; drop either and the gradient check fails (try it).
 In eval mode mu and var are constants, so dx = g / sqrt(running_var + eps).
 """
+from contextlib import contextmanager
+
 from . import backend
 from .module import Module, Parameter
 
@@ -31,6 +34,7 @@ from .module import Module, Parameter
 class _BatchNorm(Module):
     buffers = ("running_mean", "running_var")
     axes = None                # the axes reduced over: every axis but the channel axis (1)
+    update_running_stats = True
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         super().__init__()
@@ -56,10 +60,11 @@ class _BatchNorm(Module):
             mu = xp.mean(x, axis=self.axes, keepdims=True)
             xc = x - mu
             var = xp.mean(xc * xc, axis=self.axes, keepdims=True)
-            m = x.size // x.shape[1]
-            mom = self.momentum
-            self.running_mean = (1 - mom) * self.running_mean + mom * xp.reshape(mu, (-1,))
-            self.running_var = (1 - mom) * self.running_var + mom * xp.reshape(var, (-1,)) * (m / max(m - 1, 1))
+            if self.update_running_stats:
+                m = x.size // x.shape[1]
+                mom = self.momentum
+                self.running_mean = (1 - mom) * self.running_mean + mom * xp.reshape(mu, (-1,))
+                self.running_var = (1 - mom) * self.running_var + mom * xp.reshape(var, (-1,)) * (m / max(m - 1, 1))
         else:
             xc = x - shape(self.running_mean)
             var = shape(self.running_var)
@@ -89,3 +94,17 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm1d(_BatchNorm):
     """BatchNorm over N for each feature of an (N, C) input."""
     axes = (0,)
+
+
+@contextmanager
+def frozen_running_stats(model):
+    """Inside the block, BatchNorm layers of ``model`` in training mode still normalise with
+    batch statistics but leave their running statistics untouched."""
+    layers = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    for m in layers:
+        m.update_running_stats = False
+    try:
+        yield model
+    finally:
+        for m in layers:
+            m.update_running_stats = True

@@ -186,3 +186,14 @@ def test_xavier_init_bounds():
 def test_repr_names_layers():
     text = repr(tiny_model())
     assert "Conv2d(1, 2, kernel_size=4, stride=2, padding=1" in text and "BatchNorm1d(3" in text
+
+
+def test_frozen_running_stats_keeps_batch_statistics_and_state(xp_backend):
+    bn = nn.BatchNorm2d(2)
+    x = backend.randn((4, 2, 3, 3))
+    with nn.frozen_running_stats(nn.Sequential(bn)):
+        y_frozen = backend.to_numpy(bn.forward(x))
+    np.testing.assert_array_equal(backend.to_numpy(bn.running_mean), 0)
+    np.testing.assert_array_equal(backend.to_numpy(bn.running_var), 1)
+    np.testing.assert_allclose(backend.to_numpy(bn.forward(x)), y_frozen, rtol=1e-6)
+    assert float(backend.to_numpy(bn.running_var)[0]) != 1.0

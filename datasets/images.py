@@ -1,0 +1,51 @@
+"""Bring image batches to the square size the DCGAN trains on (32 or 64).
+
+All arrays here are uint8 in NCHW layout (N images, C channels, H rows,
+W columns), the layout the network consumes.  PIL does the resampling, one
+image at a time, because it is fast, exact for uint8 and needs no extra
+dependency.
+"""
+import numpy as np
+from PIL import Image
+
+SUPPORTED_SIZES = (32, 64)
+BASE_SIZE = 32  # smaller images (MNIST's 28x28) are padded up to this first
+
+
+def pad_to(images, size):
+    """Zero-pad (black) each image evenly on all sides to ``size`` x ``size``."""
+    n, c, h, w = images.shape
+    top, left = (size - h) // 2, (size - w) // 2
+    if top < 0 or left < 0:
+        raise ValueError(f"cannot pad {h}x{w} images down to {size}x{size}")
+    padded = np.zeros((n, c, size, size), dtype=images.dtype)
+    padded[:, :, top:top + h, left:left + w] = images
+    return padded
+
+
+def resize(images, size, resample=Image.Resampling.BILINEAR):
+    """Resize each image to ``size`` x ``size`` with PIL (1 or 3 channels)."""
+    n, c = images.shape[:2]
+    out = np.empty((n, c, size, size), dtype=np.uint8)
+    for i, image in enumerate(images):
+        pixels = image[0] if c == 1 else image.transpose(1, 2, 0)  # HW or HWC for PIL
+        resized = np.asarray(Image.fromarray(pixels).resize((size, size), resample))
+        out[i] = resized[None] if c == 1 else resized.transpose(2, 0, 1)
+    return out
+
+
+def pad_or_resize(images, image_size):
+    """Return ``images`` (N, C, H, W) as (N, C, image_size, image_size) uint8.
+
+    Images smaller than 32x32 (MNIST's 28x28) are first zero-padded to 32x32,
+    which keeps the digit at its native resolution on a black background, as
+    in the classic LeNet-5 input.  Whatever is then not yet ``image_size`` is
+    resized with bilinear interpolation, so a 28x28 digit at size 64 is the
+    32x32 padded digit scaled up by two: the same framing at both sizes.
+    """
+    h, w = images.shape[-2:]
+    if h < BASE_SIZE and w < BASE_SIZE:
+        images = pad_to(images, BASE_SIZE)
+    if images.shape[-2:] != (image_size, image_size):
+        images = resize(images, image_size)
+    return np.ascontiguousarray(images, dtype=np.uint8)

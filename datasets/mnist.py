@@ -1,0 +1,172 @@
+"""MNIST and Fashion-MNIST: 28x28 grayscale images in four IDX files.
+
+Both datasets ship as the same four gzipped IDX files (see ``idx.py``)::
+
+    train-images-idx3-ubyte.gz   60000 x 28 x 28 uint8
+    train-labels-idx1-ubyte.gz   60000 uint8 in 0..9
+    t10k-images-idx3-ubyte.gz    10000 x 28 x 28 uint8
+    t10k-labels-idx1-ubyte.gz    10000 uint8 in 0..9
+
+Where the files come from:
+
+* ``data_dir`` given: from that folder only, never from the network.  Each
+  file may be gzipped (``name.gz``) or not (``name``).  A file is accepted if
+  it is byte-identical to the published archive, or if what it decompresses to
+  is byte-identical to the published content; the second rule admits copies
+  that were unpacked or re-compressed (which changes the gzip header, and so
+  the archive's MD5, but not a single pixel).
+* otherwise: from the cache folder, downloading what is missing from the
+  mirrors, in order.  Downloads are checked against the archive MD5s.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .download import download
+from .errors import DatasetError
+from .hashing import md5_bytes
+from .idx import gunzip, is_gzip, read_idx
+
+# The IDX files (without ".gz") that hold each split: (images, labels).
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+ALL_ARCHIVES = tuple(f"{name}.gz" for pair in FILES.values() for name in pair)
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    """Where a dataset in the MNIST format lives and what its files hash to."""
+
+    title: str
+    mirrors: tuple
+    checksums: dict = field(repr=False)  # file name -> MD5, for "x.gz" and for "x"
+
+
+MNIST = IdxDataset(
+    title="MNIST",
+    mirrors=(
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    checksums={
+        # The gzipped archives, as published.
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        # What they decompress to.
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+)
+
+FASHION_MNIST = IdxDataset(
+    title="Fashion-MNIST",
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    checksums={
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+)
+
+
+def load_idx_dataset(dataset, split, data_dir=None, cache_dir=None, mirrors=None, checksums=None):
+    """Load one split as ``(images (N, 1, 28, 28) uint8, labels (N,) int64)``.
+
+    ``mirrors`` and ``checksums`` replace ``dataset.mirrors`` and
+    ``dataset.checksums`` when given (the tests point them at a local server
+    and at tiny files of their own).
+    """
+    mirrors = tuple(dataset.mirrors if mirrors is None else mirrors)
+    checksums = dataset.checksums if checksums is None else checksums
+    names = FILES[split]
+    if data_dir is not None:
+        paths = _local_files(Path(data_dir), names)
+        images, labels = (_read_local(path, checksums) for path in paths)
+    else:
+        paths = [_cached_file(dataset, Path(cache_dir), name, mirrors, checksums) for name in names]
+        images, labels = (read_idx(path) for path in paths)
+    _check_shapes(images, labels, *paths)
+    return images[:, None, :, :], labels.astype(np.int64)
+
+
+def _local_files(data_dir, names):
+    """Paths of ``names`` in ``data_dir`` (``name.gz`` preferred); all must exist."""
+    found, missing = [], []
+    for name in names:
+        candidates = [data_dir / f"{name}.gz", data_dir / name]
+        path = next((p for p in candidates if p.is_file()), None)
+        found.append(path)
+        if path is None:
+            missing.append(f"{name}.gz")
+    if missing:
+        raise DatasetError(f"missing in {data_dir}: {', '.join(missing)} (gzipped or not)")
+    return found
+
+
+def _read_local(path, checksums):
+    """Read a user-supplied IDX file after checking it against the known MD5s."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
+    raw_name = path.name.removesuffix(".gz")
+    if is_gzip(data):
+        if md5_bytes(data) == checksums.get(path.name):
+            return read_idx(data, name=str(path))  # the published archive itself
+        try:
+            content = gunzip(data, str(path))
+        except DatasetError as err:
+            if path.name not in checksums:
+                raise
+            raise DatasetError(
+                f"{path} is corrupt or truncated: checksum mismatch, and gzip "
+                f"cannot decompress it; get a fresh copy") from err
+    else:
+        content = data
+    # Accept the file if it, or its decompressed content, has a known MD5.
+    blobs = {path.name: data, raw_name: content}
+    known = {name: checksums[name] for name in blobs if name in checksums}
+    if known and all(md5_bytes(blobs[name]) != md5 for name, md5 in known.items()):
+        raise DatasetError(
+            f"{path} is corrupt or truncated: checksum mismatch "
+            f"(MD5 {md5_bytes(data)} is not the published one); get a fresh copy")
+    return read_idx(content, name=str(path))
+
+
+def _cached_file(dataset, cache_dir, name, mirrors, checksums):
+    """Path of ``name.gz`` in the cache, downloading it first if needed."""
+    archive = f"{name}.gz"
+    if archive not in checksums:
+        raise DatasetError(f"no checksum known for {archive}; cannot verify a download")
+    urls = [mirror.rstrip("/") + "/" + archive for mirror in mirrors]
+    try:
+        return download(urls, cache_dir / archive, checksums[archive])
+    except DatasetError as err:
+        where = mirrors[0] if mirrors else "the dataset's website"
+        raise DatasetError(
+            f"{err}. To use {dataset.title} without internet access, download "
+            f"{', '.join(ALL_ARCHIVES)} from {where} and pass --data-dir DIR "
+            f"pointing at the folder that holds them") from None
+
+
+def _check_shapes(images, labels, images_path, labels_path):
+    """Images must be N x H x W uint8 and labels N uint8, with the same N."""
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DatasetError(f"{images_path} does not hold uint8 N x H x W images (got {images.dtype} {images.shape})")
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path} does not hold a list of labels (got shape {labels.shape})")
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
