@@ -493,9 +493,18 @@ def positive_float(text):
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" except where there is no default worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def train_parser():
     p = argparse.ArgumentParser(
-        prog="dcgan.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="dcgan.py", formatter_class=_HelpFormatter,
         description="Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
                     "Subcommand: 'python dcgan.py generate --help' samples from a checkpoint.")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
@@ -530,7 +539,7 @@ def train_parser():
 
 def generate_parser():
     p = argparse.ArgumentParser(
-        prog="dcgan.py generate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="dcgan.py generate", formatter_class=_HelpFormatter,
         description="Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
                     "float32 in [-1, 1] and grid.png; optionally a latent-space interpolation GIF.")
     p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by training")

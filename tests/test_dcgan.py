@@ -263,3 +263,28 @@ def test_help_explains_flags():
     for flag in ["--backend", "--dataset", "--data-dir", "--epochs", "--batch-size", "--lr", "--beta1", "--nz",
                  "--ngf", "--ndf", "--image-size", "--out", "--seed", "--resume", "--max-steps"]:
         assert flag in res.stdout
+
+
+def test_default_command_downloads_mnist_and_trains(tmp_path, monkeypatch):
+    """`python dcgan.py` with no data flags: MNIST comes from the mirrors (here a server on 127.0.0.1)."""
+    import dataclasses
+
+    from datasets import load as datasets_load
+    from test_datasets import LocalServer, make_idx_files
+
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DCGAN_DATA_CACHE", str(tmp_path / "cache"))
+    server = LocalServer(tmp_path / "www")
+    try:
+        _, checksums = make_idx_files(server.folder)
+        mnist = dataclasses.replace(datasets_load.MNIST, mirrors=("http://127.0.0.1:9/nothing/", server.url),
+                                    checksums=checksums)
+        monkeypatch.setitem(datasets_load._IDX_DATASETS, "mnist", mnist)
+        assert dcgan.main(["--out", str(tmp_path / "run"), "--max-steps", "1", *TINY]) == 0
+    finally:
+        server.stop()
+    assert sorted(os.listdir(tmp_path / "cache/mnist")) == ["train-images-idx3-ubyte.gz",
+                                                            "train-labels-idx1-ubyte.gz"]   # training needs these two
+    with np.load(tmp_path / "run/checkpoint.npz") as ckpt:
+        assert int(ckpt["step"]) == 1
