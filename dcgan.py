@@ -233,6 +233,7 @@ class Trainer:
         self.opt_G = nn.Adam(self.G, lr=cfg["lr"], betas=betas)
         self.opt_D = nn.Adam(self.D, lr=cfg["lr"], betas=betas)
         self.bce = nn.BCEWithLogits()
+        self.G.layers[0].needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
         self.step_count = 0
         self.epoch = 0                        # epochs completed
         self.batch_index = 0                  # position inside the current epoch
@@ -262,8 +263,12 @@ class Trainer:
         z = backend.randn((n, self.cfg["nz"], 1, 1))
         fake = G.forward(z)                                         # (N, nc, S, S)
 
-        # D: real batch then fake batch, gradients accumulate; D's gradient into fake is not used.
+        # D: real batch then fake batch, gradients accumulate. No gradient flows back into the
+        # images here (real ones are data, fake ones are treated as constants), so D's first
+        # layer skips its input gradient.
         D.zero_grad()
+        D.requires_grad_(True)
+        D.layers[0].needs_input_grad = False
         logits_real = D.forward(real)
         loss_real, dlogits = bce(logits_real, self.cfg["real_label"])
         D.backward(dlogits)
@@ -273,7 +278,10 @@ class Trainer:
         self.opt_D.step()
 
         # G: non-saturating loss -log D(G(z)), backpropagated through the updated D into G.
+        # D's weight gradients are not needed for this update: D skips them.
         G.zero_grad()
+        D.requires_grad_(False)
+        D.layers[0].needs_input_grad = True
         loss_g, dlogits = bce(D.forward(fake), 1.0)
         G.backward(D.backward(dlogits))
         self.opt_G.step()

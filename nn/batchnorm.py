@@ -76,8 +76,10 @@ class _BatchNorm(Module):
     def backward(self, dy):
         xp = backend.xp()
         xhat, inv_std, training = self._pop()
-        self.bias.accumulate(xp.sum(dy, axis=self.axes))
-        self.weight.accumulate(xp.sum(dy * xhat, axis=self.axes))
+        if self.bias.requires_grad:
+            self.bias.accumulate(xp.sum(dy, axis=self.axes))
+        if self.weight.requires_grad:
+            self.weight.accumulate(xp.sum(dy * xhat, axis=self.axes))
         g = dy * self._per_channel(self.weight.data, dy.ndim)
         if not training:
             return g * inv_std

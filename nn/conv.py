@@ -88,9 +88,12 @@ class Conv2d(Module):
         xp = backend.xp()
         x_shape, cols = self._pop()
         dy2 = _channels_first(dy)                                      # (F, N*OH*OW)
-        self.weight.accumulate(xp.reshape(xp.matmul(dy2, xp.matrix_transpose(cols)), self.weight.shape))
-        if self.bias is not None:
+        if self.weight.requires_grad:
+            self.weight.accumulate(xp.reshape(xp.matmul(dy2, xp.matrix_transpose(cols)), self.weight.shape))
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy2, axis=1))
+        if not self.needs_input_grad:
+            return None
         return conv_transpose2d(dy, self.weight.data, x_shape[2:], self.stride, self.padding)
 
 
@@ -126,11 +129,16 @@ class ConvTranspose2d(Module):
     def backward(self, dy):
         xp = backend.xp()
         (x,) = self._pop()
-        Cin = self.weight.shape[0]
-        # dx is the ordinary convolution of dy; its im2col columns give dW too.
-        dx, cols = conv2d(dy, self.weight.data, self.stride, self.padding)   # cols (Cout*k*k, N*H*W)
-        self.weight.accumulate(xp.reshape(xp.matmul(_channels_first(x), xp.matrix_transpose(cols)),
-                                          self.weight.shape))              # (Cin, Cout*k*k)
-        if self.bias is not None:
+        k, s, p = self.kernel_size, self.stride, self.padding
+        dx = cols = None
+        if self.needs_input_grad:
+            # dx is the ordinary convolution of dy; its im2col columns give dW too.
+            dx, cols = conv2d(dy, self.weight.data, s, p)                  # cols (Cout*k*k, N*H*W)
+        if self.weight.requires_grad:
+            if cols is None:
+                cols = im2col(dy, k, k, s, p)
+            self.weight.accumulate(xp.reshape(xp.matmul(_channels_first(x), xp.matrix_transpose(cols)),
+                                              self.weight.shape))          # (Cin, Cout*k*k)
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))
         return dx

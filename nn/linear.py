@@ -34,7 +34,10 @@ class Linear(Module):
     def backward(self, dy):
         xp = backend.xp()
         (x,) = self._pop()
-        self.weight.accumulate(xp.matmul(xp.matrix_transpose(dy), x))
-        if self.bias is not None:
+        if self.weight.requires_grad:
+            self.weight.accumulate(xp.matmul(xp.matrix_transpose(dy), x))
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=0))
+        if not self.needs_input_grad:
+            return None
         return xp.matmul(dy, self.weight.data)

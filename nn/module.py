@@ -16,6 +16,14 @@ in one step, as in PyTorch's DCGAN example::
     loss_fake, d = bce(D.forward(fake), 0.0); D.backward(d)   # += grads of fake half
     opt_D.step()                                              # uses the sum
 
+Skipping work nobody needs
+--------------------------
+An autograd framework computes every gradient it can reach; here a caller
+can say what it does not need. ``model.requires_grad_(False)`` makes layers
+skip their weight gradients (the discriminator's, while the generator is
+trained), and ``layer.needs_input_grad = False`` makes a layer skip its input
+gradient and return None (a network's first layer: nobody wants d/dimage).
+
 Names, state_dict
 -----------------
 ``named_parameters()`` lists every Parameter of a model by a dotted name
@@ -36,6 +44,7 @@ class Parameter:
     def __init__(self, data):
         self.data = data
         self.grad = None
+        self.requires_grad = True          # False: layers skip computing this gradient
 
     def accumulate(self, g):
         """Add ``g`` (freshly computed by a layer's backward) to the gradient."""
@@ -60,6 +69,7 @@ class Module:
     """
 
     buffers = ()
+    needs_input_grad = True                # False: backward skips dx and returns None
 
     def __init__(self):
         self.training = True
@@ -135,6 +145,12 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
+
+    def requires_grad_(self, flag=True):
+        """Switch the weight gradients of every parameter on or off (off: backward skips them)."""
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
 
     # -- dtype and checkpoints ----------------------------------------------
     def _set_buffer(self, dotted, value):
@@ -212,6 +228,8 @@ class Sequential(Module):
     def backward(self, dout):
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
+            if dout is None:               # a layer whose input gradient nobody needs: stop here
+                break
         return dout
 
     def __getitem__(self, i):

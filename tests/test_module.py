@@ -197,3 +197,37 @@ def test_frozen_running_stats_keeps_batch_statistics_and_state(xp_backend):
     np.testing.assert_array_equal(backend.to_numpy(bn.running_var), 1)
     np.testing.assert_allclose(backend.to_numpy(bn.forward(x)), y_frozen, rtol=1e-6)
     assert float(backend.to_numpy(bn.running_var)[0]) != 1.0
+
+
+@pytest.mark.parametrize("make,shape", ALL_LAYERS[:5])
+def test_skipping_gradients_changes_nothing_else(xp_backend, make, shape):
+    """requires_grad_(False) skips weight grads, needs_input_grad = False skips dx; the rest is identical."""
+    layer = make()
+    x = backend.randn(shape)
+    y = layer.forward(x)
+    dy = backend.randn(tuple(y.shape))
+    dx = backend.to_numpy(layer.backward(dy))
+    grads = {n: backend.to_numpy(g) for n, g in layer.named_grads()}
+
+    layer.zero_grad()
+    layer.requires_grad_(False)
+    layer.forward(x)
+    np.testing.assert_array_equal(backend.to_numpy(layer.backward(dy)), dx)
+    assert all(g is None for _, g in layer.named_grads())
+
+    layer.requires_grad_(True)
+    layer.needs_input_grad = False
+    layer.forward(x)
+    result = layer.backward(dy)
+    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        assert result is None
+    for n, g in layer.named_grads():
+        np.testing.assert_allclose(backend.to_numpy(g), grads[n], rtol=1e-6, err_msg=n)
+
+
+def test_sequential_stops_at_a_layer_without_input_grad():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 1, 3))
+    model[0].needs_input_grad = False
+    y = model.forward(backend.randn((2, 1, 6, 6)))
+    assert model.backward(backend.randn(tuple(y.shape))) is None
+    assert model[0].weight.grad is not None
