@@ -5,6 +5,10 @@
     Tanh        y = tanh(x)                    dy/dx = 1 - y^2
     Sigmoid     y = 1 / (1 + exp(-x))          dy/dx = y (1 - y)
 
+ReLU and LeakyReLU are piecewise linear through 0, so y = x * f'(x): the
+forward computes the local derivative d (1 or a, as an array of x's dtype)
+once, and the backward is a single multiply, dx = dy * d. (This is also
+several times faster in NumPy than ``where(x > 0, x, a*x)``.)
 Tanh and Sigmoid keep their output, since the derivative is cheapest in terms of y.
 """
 from . import backend
@@ -18,17 +22,6 @@ def sigmoid(x):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-class ReLU(Module):
-    def forward(self, x):
-        mask = x > 0
-        self._save(mask)
-        return backend.xp().where(mask, x, 0.0)
-
-    def backward(self, dy):
-        (mask,) = self._pop()
-        return backend.xp().where(mask, dy, 0.0)
-
-
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.2):
         super().__init__()
@@ -38,13 +31,27 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x):
-        mask = x > 0
-        self._save(mask)
-        return backend.xp().where(mask, x, x * self.negative_slope)
+        xp = backend.xp()
+        a = self.negative_slope
+        d = xp.astype(x > 0, x.dtype)              # 1 where x > 0, else 0
+        if a:
+            d = d * (1.0 - a) + a                  # 1 where x > 0, else a
+        self._save(d)
+        return x * d
 
     def backward(self, dy):
-        (mask,) = self._pop()
-        return backend.xp().where(mask, dy, dy * self.negative_slope)
+        (d,) = self._pop()
+        return dy * d
+
+
+class ReLU(LeakyReLU):
+    """LeakyReLU with slope 0: y = max(x, 0)."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def extra_repr(self):
+        return ""
 
 
 class Tanh(Module):

@@ -5,13 +5,13 @@ OH = floor((H + 2p - kh) / s) + 1.
 
 The convolution as a matrix product (see ``im2col.py``)::
 
-    cols = im2col(x)                          # (C*kh*kw, N*OH*OW)
-    y2   = W @ cols,  W = w.reshape(F, -1)    # (F, N*OH*OW)
+    cols = im2col(x)                          # (C*kh*kw, OH*OW*N)
+    y2   = W @ cols,  W = w.reshape(F, -1)    # (F, OH*OW*N)
 
-Its backward, with dy2 = dy arranged as (F, N*OH*OW)::
+Its backward, with dy2 = dy arranged as (F, OH*OW*N)::
 
     dW    = dy2 @ cols.T                      # the weight gradient: one GEMM
-    dcols = W.T @ dy2                         # (C*kh*kw, N*OH*OW)
+    dcols = W.T @ dy2                         # (C*kh*kw, OH*OW*N)
     dx    = col2im(dcols)                     # scatter back, summing overlaps
 
 ``W.T @ dy2`` followed by col2im is exactly the *transposed* convolution of
@@ -32,10 +32,10 @@ from .module import Module, Parameter
 
 
 def _channels_first(a):
-    """(N, C, H, W) -> (C, N*H*W), the layout the GEMMs use."""
+    """(N, C, H, W) -> (C, H*W*N), the layout the GEMMs use (free when a's memory is already CHWN)."""
     xp = backend.xp()
     N, C, H, W = a.shape
-    return xp.reshape(xp.permute_dims(a, (1, 0, 2, 3)), (C, N * H * W))
+    return xp.reshape(xp.permute_dims(a, (1, 2, 3, 0)), (C, H * W * N))
 
 
 def conv2d(x, w, stride=1, pad=0):
@@ -44,9 +44,9 @@ def conv2d(x, w, stride=1, pad=0):
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     OH, OW = conv_output_size(H, kh, stride, pad), conv_output_size(W, kw, stride, pad)
-    cols = im2col(x, kh, kw, stride, pad)                       # (C*kh*kw, N*OH*OW)
-    y = xp.matmul(xp.reshape(w, (F, C * kh * kw)), cols)        # (F, N*OH*OW)
-    y = xp.permute_dims(xp.reshape(y, (F, N, OH, OW)), (1, 0, 2, 3))
+    cols = im2col(x, kh, kw, stride, pad)                       # (C*kh*kw, OH*OW*N)
+    y = xp.matmul(xp.reshape(w, (F, C * kh * kw)), cols)        # (F, OH*OW*N)
+    y = xp.permute_dims(xp.reshape(y, (F, OH, OW, N)), (3, 0, 1, 2))   # NCHW view of CHWN memory
     return y, cols
 
 
@@ -59,7 +59,7 @@ def conv_transpose2d(x, w, out_hw, stride=1, pad=0):
     N = x.shape[0]
     F, C, kh, kw = w.shape
     cols = xp.matmul(xp.matrix_transpose(xp.reshape(w, (F, C * kh * kw))),
-                     _channels_first(x))                        # (C*kh*kw, N*h*w)
+                     _channels_first(x))                        # (C*kh*kw, h*w*N)
     return col2im(cols, (N, C, *out_hw), kh, kw, stride, pad)
 
 
@@ -87,7 +87,7 @@ class Conv2d(Module):
     def backward(self, dy):
         xp = backend.xp()
         x_shape, cols = self._pop()
-        dy2 = _channels_first(dy)                                      # (F, N*OH*OW)
+        dy2 = _channels_first(dy)                                      # (F, OH*OW*N)
         if self.weight.requires_grad:
             self.weight.accumulate(xp.reshape(xp.matmul(dy2, xp.matrix_transpose(cols)), self.weight.shape))
         if self.bias is not None and self.bias.requires_grad:
@@ -133,7 +133,7 @@ class ConvTranspose2d(Module):
         dx = cols = None
         if self.needs_input_grad:
             # dx is the ordinary convolution of dy; its im2col columns give dW too.
-            dx, cols = conv2d(dy, self.weight.data, s, p)                  # cols (Cout*k*k, N*H*W)
+            dx, cols = conv2d(dy, self.weight.data, s, p)                  # cols (Cout*k*k, H*W*N)
         if self.weight.requires_grad:
             if cols is None:
                 cols = im2col(dy, k, k, s, p)

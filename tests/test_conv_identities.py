@@ -19,7 +19,7 @@ def naive_im2col(x, k, s, p):
         for oh in range(OH):
             for ow in range(OW):
                 patch = xpad[n, :, oh * s:oh * s + k, ow * s:ow * s + k]   # (C, k, k)
-                cols[:, (n * OH + oh) * OW + ow] = patch.reshape(-1)
+                cols[:, (oh * OW + ow) * N + n] = patch.reshape(-1)     # columns ordered (oh, ow, n)
     return cols
 
 

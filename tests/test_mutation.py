@@ -46,12 +46,12 @@ def convT_without_overlap_sum(cols, x_shape, kh, kw, stride=1, pad=0):
     N, C, H, W = x_shape
     OH = (H + 2 * pad - kh) // stride + 1
     OW = (W + 2 * pad - kw) // stride + 1
-    cols = xp.reshape(cols, (C, kh, kw, N, OH, OW))
-    xpad = xp.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    cols = xp.reshape(cols, (C, kh, kw, OH, OW, N))
+    xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            xpad[:, :, i:i + stride * (OH - 1) + 1:stride, j:j + stride * (OW - 1) + 1:stride] = cols[:, i, j, :, :, :]
-    return xp.permute_dims(xpad[:, :, pad:pad + H, pad:pad + W], (1, 0, 2, 3))
+            xpad[:, i:i + stride * (OH - 1) + 1:stride, j:j + stride * (OW - 1) + 1:stride, :] = cols[:, i, j, :, :, :]
+    return xp.permute_dims(xpad[:, pad:pad + H, pad:pad + W, :], (3, 0, 1, 2))
 
 
 @pytest.mark.parametrize("mutant", [bn_backward_without_variance_term, bn_backward_without_mean_term,
