@@ -234,7 +234,7 @@ def main():
     parser.add_argument("--cases", default="all", help="comma list like 32x128,64x64 (size x batch)")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
     args = parser.parse_args()
-    backend.use(args.backend)
+    dcgan.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
     cases = CASES if args.cases == "all" else [
         c for c in CASES if f"{c[0]}x{c[2]}" in args.cases.split(",")]
     peak = sgemm_gflops()

@@ -23,7 +23,13 @@ var, which depend on every x of the channel. With g = dy * gamma::
 
 The mean(g) term is the path through mu, the xhat * mean(g * xhat) term
 the path through var; drop either and the gradient check fails (try it).
-In eval mode mu and var are constants, so dx = g / sqrt(running_var + eps).
+Since gamma is constant per channel, with k = gamma / sqrt(var + eps)::
+
+    dx = k * (dy - dbeta / m - xhat * dgamma / m)
+
+so the two reductions the parameter gradients need are all the backward
+needs: four passes over the data after them.
+In eval mode mu and var are constants, so dx = k * dy.
 """
 from contextlib import contextmanager
 
@@ -76,16 +82,17 @@ class _BatchNorm(Module):
     def backward(self, dy):
         xp = backend.xp()
         xhat, inv_std, training = self._pop()
+        dbeta = xp.sum(dy, axis=self.axes, keepdims=True)               # (1, C, 1, 1)
+        dgamma = xp.sum(dy * xhat, axis=self.axes, keepdims=True)
         if self.bias.requires_grad:
-            self.bias.accumulate(xp.sum(dy, axis=self.axes))
+            self.bias.accumulate(xp.reshape(dbeta, (-1,)))
         if self.weight.requires_grad:
-            self.weight.accumulate(xp.sum(dy * xhat, axis=self.axes))
-        g = dy * self._per_channel(self.weight.data, dy.ndim)
+            self.weight.accumulate(xp.reshape(dgamma, (-1,)))
+        k = self._per_channel(self.weight.data, dy.ndim) * inv_std     # gamma / sqrt(var + eps)
         if not training:
-            return g * inv_std
-        g_mean = xp.mean(g, axis=self.axes, keepdims=True)
-        gx_mean = xp.mean(g * xhat, axis=self.axes, keepdims=True)
-        return (g - g_mean - xhat * gx_mean) * inv_std
+            return dy * k
+        m = dy.size // dy.shape[1]
+        return dy * k - (k * dbeta / m + xhat * (k * dgamma / m))
 
 
 class BatchNorm2d(_BatchNorm):
