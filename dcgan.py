@@ -41,12 +41,13 @@ import numpy as np
 
 import datasets
 import nn
+import quality
 from nn import backend
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
 IMAGE_SIZES = (32, 64)
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
-METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s"]
+METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
 
 class TrainingError(RuntimeError):
@@ -364,8 +365,10 @@ class Run:
             rows = list(csv.DictReader(f))
         if not rows:
             return
-        col = {k: np.array([float(r[k]) for r in rows]) for k in METRIC_FIELDS}
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+        col = {k: np.array([float(r[k] or "nan") for r in rows]) for k in METRIC_FIELDS}
+        has_fcd = np.isfinite(col["fcd"]).any()
+        fig, axes = plt.subplots(3 if has_fcd else 2, 1, figsize=(9, 8.5 if has_fcd else 6), sharex=True)
+        ax1, ax2 = axes[0], axes[1]
         ax1.plot(col["step"], col["loss_d"], label="D loss")
         ax1.plot(col["step"], col["loss_g"], label="G loss")
         ax1.set_ylabel("BCE loss")
@@ -374,9 +377,14 @@ class Run:
         ax2.plot(col["step"], col["d_x"], label="D(x), real")
         ax2.plot(col["step"], col["d_g_z"], label="D(G(z)), fake")
         ax2.set_ylim(0, 1)
-        ax2.set_xlabel("step")
         ax2.set_ylabel("mean D output")
         ax2.legend()
+        if has_fcd:
+            ok = np.isfinite(col["fcd"])
+            axes[2].plot(col["step"][ok], col["fcd"][ok], "o-", color="C3", label="Frechet classifier distance")
+            axes[2].set_ylabel("FCD (lower is better)")
+            axes[2].legend()
+        axes[-1].set_xlabel("step")
         fig.tight_layout()
         fig.savefig(os.path.join(self.out, "losses.png"), dpi=100)
         plt.close(fig)
@@ -418,6 +426,12 @@ def train(cfg, resume_state=None, progress=True):
     if len(images) < cfg["batch_size"]:
         raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg['batch_size']}")
     trainer = Trainer(cfg, images)
+    scorer = None
+    if cfg.get("eval_every"):
+        scorer, _ = quality.make_scorer(cfg["classifier"], cfg["dataset"], cfg["data_dir"], cfg["image_size"],
+                                        cfg["nc"], cfg["eval_n"])
+        eval_noise = np.random.default_rng(cfg["seed"] + 2).standard_normal(
+            (cfg["eval_n"], cfg["nz"], 1, 1)).astype(np.float32)      # its own generator: training is unchanged
     run = Run(cfg["out"])
     if resume_state is not None:
         trainer.load_state(resume_state, run.checkpoint)
@@ -436,6 +450,7 @@ def train(cfg, resume_state=None, progress=True):
             bar = _progress(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
                             f"epoch {epoch}/{cfg['epochs']}", progress)
             sums, n_sum, t_log, t_epoch, epoch_steps, epoch_sums = None, 0, time.perf_counter(), time.perf_counter(), 0, None
+            quality_note = ""
             while trainer.step_count < max_steps and not stop.requested:
                 stats = trainer.step(trainer.next_batch())
                 sums = stats if sums is None else sums + stats      # stays on the device
@@ -452,9 +467,19 @@ def train(cfg, resume_state=None, progress=True):
                                             f"at step {trainer.step_count}: training diverged; {where}")
                     now = time.perf_counter()
                     ips = n_sum * cfg["batch_size"] / max(now - t_log, 1e-9)
-                    run.log({"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}",
-                             "loss_g": f"{mean[1]:.5f}", "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
-                             "images_per_s": f"{ips:.1f}"})
+                    row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}",
+                           "loss_g": f"{mean[1]:.5f}", "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
+                           "images_per_s": f"{ips:.1f}"}
+                    if epoch_done and scorer and epoch % cfg["eval_every"] == 0:
+                        t_score = time.perf_counter()
+                        scored = scorer(sample(trainer.G, eval_noise))
+                        row["fcd"] = f"{scored['fcd']:.4f}"
+                        quality_note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
+                                        f"{scored['classes_covered']} classes, "
+                                        f"confidence {scored['mean_confidence']:.2f}")
+                        now = time.perf_counter()
+                        t_epoch += now - t_score                       # scoring is not training time
+                    run.log(row)
                     bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=f"{ips:.0f}")
                     epoch_sums = mean * n_sum if epoch_sums is None else epoch_sums + mean * n_sum
                     epoch_steps += n_sum
@@ -468,7 +493,7 @@ def train(cfg, resume_state=None, progress=True):
                 m = epoch_sums / max(epoch_steps, 1)
                 print(f"epoch {trainer.epoch}/{cfg['epochs']}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
                       f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
-                      f"{epoch_steps * cfg['batch_size'] / seconds:.0f} img/s  {seconds:.1f} s", flush=True)
+                      f"{epoch_steps * cfg['batch_size'] / seconds:.0f} img/s  {seconds:.1f} s{quality_note}", flush=True)
                 run.save_grid(trainer.G, trainer.fixed_noise, trainer.epoch)
                 run.save_gif()
             save_checkpoint(run.checkpoint, trainer.state())
@@ -514,7 +539,8 @@ def train_parser():
     p = argparse.ArgumentParser(
         prog="dcgan.py", formatter_class=_HelpFormatter,
         description="Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
-                    "Subcommand: 'python dcgan.py generate --help' samples from a checkpoint.")
+                    "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
+                    "'python dcgan.py evaluate --help' measures sample quality.")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                    help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
     p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
@@ -541,8 +567,83 @@ def train_parser():
                    help="stop after this many steps in total (a quick smoke run); a checkpoint is saved")
     p.add_argument("--log-every", type=positive_int, default=10,
                    help="steps averaged per metrics.csv row (the only time losses are copied to the host)")
+    p.add_argument("--classifier", default=None,
+                   help="a classifier .npz from examples/train_classifier.py, for --eval-every")
+    p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
+                   help="every K epochs, score --eval-n samples with --classifier (Frechet classifier "
+                        "distance into metrics.csv and losses.png; see 'dcgan.py evaluate')")
+    p.add_argument("--eval-n", type=positive_int, default=2000, help="samples scored by --eval-every")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
+
+
+def evaluate_parser():
+    p = argparse.ArgumentParser(
+        prog="dcgan.py evaluate", formatter_class=_HelpFormatter,
+        description="Score generated images with a classifier trained by examples/train_classifier.py: "
+                    "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
+                    "floor), class coverage and mean confidence.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="sample --n images from this training checkpoint")
+    source.add_argument("--samples", help="score these instead: a samples.npy (N, C, H, W) in [-1, 1] "
+                                          "or a folder of PNG images")
+    p.add_argument("--classifier", required=True, help="classifier .npz")
+    p.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist"],
+                   help="the real images (default: the checkpoint's, else the classifier's dataset)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the dataset's files (default: the checkpoint's, else the classifier's)")
+    p.add_argument("--n", type=positive_int, default=10000, help="samples to generate from --checkpoint")
+    p.add_argument("--seed", type=int, default=0, help="seed for z")
+    p.add_argument("--bn-stats", default="batch", choices=["batch", "running"], help="as in generate")
+    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
+    return p
+
+
+def load_samples(path):
+    """A samples.npy (float in [-1, 1]) or a folder of PNGs (uint8) as (N, C, H, W)."""
+    from PIL import Image
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "*.png")))
+        files = [f for f in files if os.path.basename(f)[0].isdigit()] or files    # skip grid.png if numbered ones exist
+        if not files:
+            raise TrainingError(f"no PNG images in {path}")
+        arrays = [np.array(Image.open(f)) for f in files]
+        if len({a.shape for a in arrays}) != 1:
+            raise TrainingError(f"the PNG images in {path} do not all have the same size")
+        x = np.stack(arrays)
+        return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+    try:
+        x = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise TrainingError(f"samples {path} cannot be read ({type(e).__name__}: {e})") from None
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.floating):
+        raise TrainingError(f"samples {path} must be a float array (N, C, H, W), got {x.dtype} {x.shape}")
+    return x.astype(np.float32)
+
+
+def evaluate(args):
+    use_backend(args.backend)
+    cfg = None
+    if args.checkpoint:
+        state = load_checkpoint(args.checkpoint)
+        cfg, G, _ = load_models(state, args.checkpoint)
+        z = np.random.default_rng(args.seed).standard_normal((args.n, cfg["nz"], 1, 1)).astype(np.float32)
+        images = sample(G, z, args.bn_stats)
+    else:
+        images = load_samples(args.samples)
+    cls_meta = quality.load_classifier(args.classifier)[1]
+    dataset = args.dataset or (cfg["dataset"] if cfg else cls_meta["dataset"])
+    data_dir = args.data_dir or (cfg["data_dir"] if cfg else None) or cls_meta.get("data_dir")
+    scorer, meta = quality.make_scorer(args.classifier, dataset, data_dir, images.shape[2], images.shape[1],
+                                       len(images))
+    result = scorer(images)
+    result["dataset"] = dataset
+    print(quality.format_table(result, quality.CLASS_NAMES.get(dataset)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"wrote {args.json}")
 
 
 def generate_parser():
@@ -603,6 +704,8 @@ def train_main(args):
         cfg.update(epochs=args.epochs, max_steps=args.max_steps, log_every=args.log_every, out=args.resume)
         if args.data_dir:
             cfg["data_dir"] = args.data_dir
+        if args.eval_every:
+            cfg.update(eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n)
         if int(resume_state["epoch"]) >= cfg["epochs"]:
             print(f"{ckpt} has already trained {int(resume_state['epoch'])} epochs; "
                   f"pass a larger --epochs (the total) to train more")
@@ -613,7 +716,10 @@ def train_main(args):
                "nc": DATASET_CHANNELS.get(args.dataset), "nz": args.nz, "ngf": args.ngf, "ndf": args.ndf,
                "batch_size": args.batch_size, "lr": args.lr, "beta1": args.beta1, "seed": args.seed,
                "epochs": args.epochs, "max_steps": args.max_steps, "log_every": args.log_every,
-               "real_label": 1.0, "out": args.out or os.path.join("runs", args.dataset)}
+               "real_label": 1.0, "out": args.out or os.path.join("runs", args.dataset),
+               "eval_every": args.eval_every, "classifier": args.classifier, "eval_n": args.eval_n}
+    if cfg.get("eval_every") and not cfg.get("classifier"):
+        raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     train(cfg, resume_state, progress=not args.no_progress)
 
 
@@ -622,9 +728,11 @@ def main(argv=None):
     try:
         if argv[:1] == ["generate"]:
             generate(generate_parser().parse_args(argv[1:]))
+        elif argv[:1] == ["evaluate"]:
+            evaluate(evaluate_parser().parse_args(argv[1:]))
         else:
             train_main(train_parser().parse_args(argv[1:] if argv[:1] == ["train"] else argv))
-    except (TrainingError, datasets.DatasetError, backend.BackendError) as e:
+    except (TrainingError, quality.QualityError, datasets.DatasetError, backend.BackendError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d, frozen_running_stats
 from .conv import Conv2d, ConvTranspose2d
 from .init import dcgan_init, xavier_init
 from .linear import Linear
-from .losses import BCE, BCEWithLogits
+from .losses import BCE, BCEWithLogits, SoftmaxCrossEntropy, log_softmax, softmax
 from .module import Module, Parameter, Sequential
 from .optim import Adam
 from .reshape import Flatten, Reshape
@@ -18,6 +18,7 @@ from .reshape import Flatten, Reshape
 __all__ = [
     "backend", "init", "Module", "Parameter", "Sequential",
     "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
-    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "Adam",
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "SoftmaxCrossEntropy",
+    "log_softmax", "softmax", "Adam",
     "dcgan_init", "xavier_init", "frozen_running_stats",
 ]

@@ -103,13 +103,20 @@ def check_layer(layer, x_shape, seed=0, h=1e-6, x=None):
 
 
 def check_loss(loss_fn, x, target, h=1e-6, seed=0):
-    """Relative error of ``loss_fn(x, target)``'s gradient; x, target host arrays (float64)."""
+    """Relative error of ``loss_fn(x, target)``'s gradient; x a host float array, target a
+    number, a host float array (cast to float64) or a host integer array (class labels)."""
     rng = np.random.default_rng(seed)
     scale = float(rng.standard_normal())              # a random upstream gradient for a scalar
-    _, grad = loss_fn(_f64(x), _f64(target) if np.ndim(target) else target)
+    if np.ndim(target) == 0:
+        t = target
+    elif np.asarray(target).dtype.kind in "iu":
+        t = backend.to_device(target)
+    else:
+        t = _f64(target)
+    _, grad = loss_fn(_f64(x), t)
 
     def f(x_host):
-        loss, _ = loss_fn(_f64(x_host), _f64(target) if np.ndim(target) else target)
+        loss, _ = loss_fn(_f64(x_host), t)
         return np.asarray(float(loss))
 
     return rel_error(scale * backend.to_numpy(grad), numerical_gradient(f, x, scale, h))

@@ -1,4 +1,4 @@
-"""Binary cross-entropy losses. Each call returns ``(loss, dloss/dinput)``.
+"""Cross-entropy losses. Each call returns ``(loss, dloss/dinput)``.
 
 The loss is the mean over all elements, as a 0-d array on the active device
 (no host transfer: call ``float(loss)`` only where you log it). ``target`` is
@@ -19,6 +19,14 @@ BCE, on probabilities p (after a Sigmoid layer)::
 
 With logits the sigmoid and the log cancel analytically; with probabilities
 a saturated sigmoid loses the gradient, which is why GAN code prefers logits.
+
+SoftmaxCrossEntropy, on logits x (N, K) and integer labels y (N,)::
+
+    log p  = x - logsumexp(x),   logsumexp(x) = m + log(sum(exp(x - m))),  m = max(x)
+    loss   = -mean_n log p[n, y_n]
+    dloss/dx = (softmax(x) - onehot(y)) / N
+
+Subtracting the row maximum m keeps every exp() at most 1: no overflow.
 """
 from . import backend
 from .activations import sigmoid
@@ -44,4 +52,26 @@ class BCE:
         loss = -xp.mean(target * xp.log(pc) + (1.0 - target) * xp.log(1.0 - pc))
         inside = (p > self.eps) & (p < 1.0 - self.eps)
         grad = xp.where(inside, (pc - target) / (pc * (1.0 - pc)), 0.0) / n
+        return loss, grad
+
+
+def log_softmax(x):
+    """Row-wise log-softmax of (N, K) logits, computed stably."""
+    xp = backend.xp()
+    shifted = x - xp.max(x, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(x):
+    return backend.xp().exp(log_softmax(x))
+
+
+class SoftmaxCrossEntropy:
+    def __call__(self, x, labels):
+        xp = backend.xp()
+        n, k = x.shape
+        logp = log_softmax(x)
+        onehot = xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(xp.arange(k), (1, -1)), x.dtype)
+        loss = -xp.sum(logp * onehot) / n
+        grad = (xp.exp(logp) - onehot) / n
         return loss, grad

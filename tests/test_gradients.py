@@ -143,3 +143,22 @@ def test_small_dcgan_end_to_end(xp_backend, record_error):
     errors = check_layer(G, (3, 4, 1, 1))
     record_error("tiny G (convT+BN+ReLU+Tanh)", errors)
     assert max(errors.values()) < TOL, errors
+
+
+def test_softmax_cross_entropy(xp_backend, record_error):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 4)) * 3
+    labels = rng.integers(0, 4, 5)
+    err = check_loss(nn.SoftmaxCrossEntropy(), x, labels)
+    record_error("SoftmaxCrossEntropy", {"x": err})
+    assert err < TOL
+
+
+def test_softmax_cross_entropy_values_and_stability(xp_backend):
+    from nn import backend
+    x = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    loss, grad = nn.SoftmaxCrossEntropy()(backend.to_device(x, "float64"), backend.to_device(np.array([0, 2])))
+    assert abs(float(loss) - np.log(3) / 2) < 1e-12                  # row 1: -log 1 = 0, row 2: log 3
+    g = backend.to_numpy(grad)
+    np.testing.assert_allclose(g, [[0, 0, 0], [1 / 6, 1 / 6, -1 / 3]], atol=1e-12)
+    assert np.isfinite(backend.to_numpy(nn.log_softmax(backend.to_device(x, "float64")))).all()

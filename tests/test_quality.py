@@ -1,0 +1,171 @@
+"""The sample-quality metrics on known inputs, the classifier example, and dcgan.py evaluate / --eval-every."""
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+import dcgan
+import quality
+from datasets import load as datasets_load
+from datasets import write_idx
+
+K = 10
+
+
+# ---------------------------------------------------------------------------- the metrics themselves
+
+def test_identical_features_give_zero():
+    f = np.random.default_rng(0).standard_normal((500, 8))
+    assert quality.feature_distance(f, f) < 1e-8
+
+
+def test_shifted_gaussian_closed_form():
+    """Same covariance, means apart by delta: FD = |delta|^2. Diagonal covariances: + sum (s1 - s2)^2."""
+    d = 6
+    mu1, mu2 = np.zeros(d), np.full(d, 0.5)
+    s = np.diag(np.linspace(0.5, 2.0, d))
+    assert abs(quality.frechet_distance(mu1, s, mu2, s) - d * 0.25) < 1e-10
+    s2 = np.diag(np.linspace(1.0, 3.0, d))
+    expected = d * 0.25 + np.sum((np.sqrt(np.diag(s)) - np.sqrt(np.diag(s2))) ** 2)
+    assert abs(quality.frechet_distance(mu1, s, mu2, s2) - expected) < 1e-10
+    # a full (non-diagonal) covariance rotated the same way gives the same distance
+    q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((d, d)))
+    assert abs(quality.frechet_distance(q @ mu1, q @ s @ q.T, q @ mu2, q @ s2 @ q.T) - expected) < 1e-9
+
+
+def test_sampled_shift_matches_closed_form():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((20000, 4))
+    b = rng.standard_normal((20000, 4)) + np.array([1.0, 0, 0, 0])
+    print("sampled FD", quality.feature_distance(a, b), "closed form 1.0")
+    assert abs(quality.feature_distance(a, b) - 1.0) < 0.05
+
+
+def test_coverage_of_one_class_and_of_all():
+    one = np.zeros((100, K))
+    one[:, 3] = 1
+    c = quality.class_coverage(one)
+    assert c["classes_covered"] == 1 and abs(c["kl_to_uniform"] - np.log(K)) < 1e-12
+    assert c["class_histogram"][3] == 1.0 and c["mean_confidence"] == 1.0
+    even = np.eye(K)[np.arange(200) % K] * 0.5 + 0.05
+    c = quality.class_coverage(even)
+    assert c["classes_covered"] == K and abs(c["kl_to_uniform"]) < 1e-12
+    assert abs(c["mean_confidence"] - 0.55) < 1e-12
+
+
+# ---------------------------------------------------------------------------- end to end on tiny data
+
+@pytest.fixture(scope="module")
+def tiny_mnist(tmp_path_factory):
+    """A tiny MNIST-format data folder: class k is a bright square at a k-dependent place."""
+    root = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        labels = np.arange(n) % K
+        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
+            images[i, r:r + 10, c:c + 4] = 255
+        return images, labels.astype(np.uint8)
+
+    for split, n in (("train", 80), ("t10k", 40)):
+        images, labels = make(n)
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
+    return str(root)
+
+
+@pytest.fixture
+def no_checksums(monkeypatch):
+    """Our tiny files are not the published MNIST: check their IDX headers only."""
+    monkeypatch.setitem(datasets_load._IDX_DATASETS, "mnist",
+                        dataclasses.replace(datasets_load.MNIST, checksums={}))
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tiny_mnist, tmp_path_factory):
+    from examples import train_classifier
+    mp = pytest.MonkeyPatch()
+    mp.setitem(datasets_load._IDX_DATASETS, "mnist", dataclasses.replace(datasets_load.MNIST, checksums={}))
+    path = tmp_path_factory.mktemp("cls") / "cls.npz"
+    try:
+        assert train_classifier.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(path),
+                                      "--epochs", "8", "--batch-size", "16"]) == 0
+    finally:
+        mp.undo()
+    return str(path)
+
+
+def test_classifier_example_learns_and_reports(tiny_classifier, capsys):
+    model, meta = quality.load_classifier(tiny_classifier)
+    assert meta["dataset"] == "mnist" and meta["nc"] == 1 and meta["image_size"] == 32
+    assert meta["test_accuracy"] >= 0.9, meta            # the squares are easy to tell apart
+
+
+def test_evaluate_checkpoint_json(tiny_mnist, tiny_classifier, no_checksums, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert dcgan.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(run), "--nz", "8",
+                       "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--epochs", "2", "--no-progress",
+                       "--classifier", tiny_classifier, "--eval-every", "1", "--eval-n", "30"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("FCD ") == 2
+    import csv
+    with open(run / "metrics.csv") as f:
+        fcds = [r["fcd"] for r in csv.DictReader(f)]
+    assert sum(1 for v in fcds if v) == 2 and all(float(v) >= 0 for v in fcds if v)
+    result_path = tmp_path / "q.json"
+    assert dcgan.main(["evaluate", "--checkpoint", str(run / "checkpoint.npz"), "--classifier", tiny_classifier,
+                       "--n", "40", "--json", str(result_path)]) == 0
+    result = json.loads(result_path.read_text())
+    for key in ("fcd", "fcd_real_floor", "class_histogram", "classes_covered", "kl_to_uniform",
+                "mean_confidence", "n"):
+        assert key in result
+    assert result["n"] == 40 and len(result["class_histogram"]) == K
+    assert abs(sum(result["class_histogram"]) - 1) < 1e-3
+    assert "Frechet classifier distance" in capsys.readouterr().out
+
+
+def test_evaluate_real_images_score_near_floor_and_one_class_collapses(tiny_mnist, tiny_classifier,
+                                                                        no_checksums, tmp_path, capsys):
+    import datasets
+    train, _ = datasets.load_dataset("mnist", data_dir=tiny_mnist, split="train")
+    real = train.astype(np.float32) / 127.5 - 1
+    np.save(tmp_path / "real.npy", real[:40])
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path / "real.npy"), "--classifier", tiny_classifier,
+                       "--json", str(tmp_path / "real.json")]) == 0
+    good = json.loads((tmp_path / "real.json").read_text())
+    collapsed = np.repeat(real[:1], 40, axis=0)          # a generator that draws one image
+    np.save(tmp_path / "one.npy", collapsed)
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path / "one.npy"), "--classifier", tiny_classifier,
+                       "--json", str(tmp_path / "one.json")]) == 0
+    bad = json.loads((tmp_path / "one.json").read_text())
+    assert bad["classes_covered"] == 1 and abs(bad["kl_to_uniform"] - np.log(K)) < 1e-9
+    assert good["classes_covered"] >= 8 and good["kl_to_uniform"] < 0.2
+    assert bad["fcd"] > 3 * good["fcd"]
+
+
+def test_evaluate_png_folder(tiny_mnist, tiny_classifier, no_checksums, tmp_path, capsys):
+    from PIL import Image
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((32, 32), 20 * i, np.uint8), "L").save(folder / f"{i:05d}.png")
+    assert dcgan.main(["evaluate", "--samples", str(folder), "--classifier", tiny_classifier]) == 0
+    assert "samples                      12" in capsys.readouterr().out
+
+
+def test_evaluate_errors(tiny_classifier, tmp_path, capsys):
+    np.save(tmp_path / "rgb.npy", np.zeros((4, 3, 32, 32), np.float32))
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path / "rgb.npy"), "--classifier", tiny_classifier]) == 1
+    assert "takes 1x32x32 images, these are 3x32x32" in capsys.readouterr().err
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path / "rgb.npy"), "--classifier",
+                       str(tmp_path / "bad.npz")]) == 1
+    assert "cannot be read" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        dcgan.main(["evaluate", "--classifier", tiny_classifier])          # neither --checkpoint nor --samples
+    assert dcgan.main(["--eval-every", "1", "--out", str(tmp_path / "r")]) == 1
+    assert "--eval-every needs --classifier" in capsys.readouterr().err
