@@ -56,27 +56,41 @@ class TrainingError(RuntimeError):
 
 # --------------------------------------------------------------------------- models
 
-def build_generator(nz=100, ngf=64, nc=1, image_size=32):
+def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
     """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
 
     S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
     S = 64: nz -> 8ngf x 4x4 -> 4ngf x 8x8 -> 2ngf x 16x16 -> ngf x 32x32 -> nc x 64x64
+
+    head="linear" (seeds 002's linDCGAN and 003) makes the first step z -> 4x4
+    maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
     """
     widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
-    layers = [nn.ConvTranspose2d(nz, widths[0], 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    w0 = widths[0]
+    if head == "linear":
+        layers = [nn.Flatten(), nn.Linear(nz, w0 * 16, bias=False), nn.BatchNorm1d(w0 * 16), nn.ReLU(),
+                  nn.Reshape(w0, 4, 4)]
+    else:
+        layers = [nn.ConvTranspose2d(nz, w0, 4, 1, 0, bias=False), nn.BatchNorm2d(w0), nn.ReLU()]
     for cin, cout in zip(widths, widths[1:]):
         layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
     layers += [nn.ConvTranspose2d(widths[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
-def build_discriminator(ndf=64, nc=1, image_size=32):
-    """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer."""
+def build_discriminator(ndf=64, nc=1, image_size=32, head="conv"):
+    """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer.
+
+    head="linear" ends in Flatten + Linear(4ndf*4*4 -> 1) instead of a (4, 1, 0) conv.
+    """
     widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
     layers = [nn.Conv2d(nc, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
     for cin, cout in zip(widths, widths[1:]):
         layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
-    layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False), nn.Flatten()]
+    if head == "linear":
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * 16, 1)]
+    else:
+        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False), nn.Flatten()]
     return nn.Sequential(*layers)
 
 
@@ -88,9 +102,29 @@ def _widths(base, image_size):
 
 
 def build_models(cfg):
-    G = build_generator(cfg["nz"], cfg["ngf"], cfg["nc"], cfg["image_size"])
-    D = build_discriminator(cfg["ndf"], cfg["nc"], cfg["image_size"])
+    """G and D for a config; a conditional model (n_classes K > 0) takes K more input channels in both."""
+    k = cfg.get("n_classes") or 0
+    head = cfg.get("head", "conv")
+    G = build_generator(cfg["nz"] + k, cfg["ngf"], cfg["nc"], cfg["image_size"], head)
+    D = build_discriminator(cfg["ndf"], cfg["nc"] + k, cfg["image_size"], head)
     return nn.dcgan_init(G), nn.dcgan_init(D)
+
+
+def with_labels(x, labels, n_classes):
+    """Append one-hot label channels, constant over H and W: (N, C, H, W) -> (N, C + K, H, W).
+
+    This is how the conditional DCGAN sees the class: G gets it next to z
+    (H = W = 1), D gets it as K extra image channels.
+    """
+    xp = backend.xp()
+    n, _, h, w = x.shape
+    onehot = backend.to_device(np.eye(n_classes, dtype=np.float32)[labels])       # (N, K)
+    maps = xp.broadcast_to(xp.reshape(onehot, (n, n_classes, 1, 1)), (n, n_classes, h, w))
+    return backend.concat([x, xp.astype(maps, x.dtype)], axis=1)
+
+
+def first_weighted_layer(model):
+    return next(m for m in model.layers if getattr(m, "weight", None) is not None)
 
 
 # --------------------------------------------------------------------------- data helpers
@@ -138,8 +172,10 @@ def save_gif(frames, path, duration_ms=400):
 
 # --------------------------------------------------------------------------- sampling
 
-def sample(G, z, bn_stats="batch", chunk=512):
+def sample(G, z, bn_stats="batch", chunk=512, labels=None, n_classes=0):
     """G(z) as a host float32 array, without changing any state of G.
+
+    For a conditional G pass the class of each sample in ``labels``.
 
     bn_stats="batch" normalises with each chunk's own batch statistics (what
     G saw in training: the default, see README), "running" with BatchNorm's
@@ -150,7 +186,10 @@ def sample(G, z, bn_stats="batch", chunk=512):
     out = []
     with nn.frozen_running_stats(G):
         for i in range(0, z.shape[0], chunk):
-            out.append(backend.to_numpy(G.forward(backend.to_device(z[i:i + chunk]))))
+            zc = backend.to_device(z[i:i + chunk])
+            if labels is not None:
+                zc = with_labels(zc, labels[i:i + chunk], n_classes)
+            out.append(backend.to_numpy(G.forward(zc)))
     for m in G.modules():
         m._cache = None                                    # nothing will backpropagate through this
     G.train(was_training)
@@ -226,22 +265,27 @@ def load_models(state, path="checkpoint"):
 class Trainer:
     """Holds the models, optimisers and the position in the data; one ``step`` is one D and one G update."""
 
-    def __init__(self, cfg, images):
+    def __init__(self, cfg, images, labels=None):
         self.cfg = cfg
         self.images = images
+        self.labels = labels
+        self.n_classes = cfg.get("n_classes") or 0         # > 0: a conditional DCGAN
         self.G, self.D = build_models(cfg)
         betas = (cfg["beta1"], 0.999)
         self.opt_G = nn.Adam(self.G, lr=cfg["lr"], betas=betas)
         self.opt_D = nn.Adam(self.D, lr=cfg["lr"], betas=betas)
         self.bce = nn.BCEWithLogits()
-        self.G.layers[0].needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
+        first_weighted_layer(self.G).needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
         self.step_count = 0
         self.epoch = 0                        # epochs completed
         self.batch_index = 0                  # position inside the current epoch
         self.order = None                     # this epoch's permutation of the data
-        # one fixed noise batch for the sample grids, independent of the training draws
+        # one fixed noise batch for the sample grids, independent of the training draws;
+        # conditional: 8 per class, one row per class
+        k = self.n_classes
+        self.fixed_labels = np.repeat(np.arange(k), 8) if k else None
         self.fixed_noise = np.random.default_rng(cfg["seed"] + 1).standard_normal(
-            (64, cfg["nz"], 1, 1)).astype(np.float32)
+            (8 * k if k else 64, cfg["nz"], 1, 1)).astype(np.float32)
 
     @property
     def batches_per_epoch(self):
@@ -254,15 +298,41 @@ class Trainer:
         b = self.cfg["batch_size"]
         idx = np.sort(self.order[self.batch_index * b:(self.batch_index + 1) * b])
         self.batch_index += 1
-        return to_model_range(self.images[idx])
+        labels = self.labels[idx] if self.n_classes else None
+        return to_model_range(self.images[idx]), labels
 
-    def step(self, real):
+    def noise_sigma(self):
+        """Instance noise: its std starts at --instance-noise and falls linearly to 0 at the last step."""
+        sigma = self.cfg.get("instance_noise") or 0.0
+        if not sigma:
+            return 0.0
+        total = self.cfg["epochs"] * self.batches_per_epoch
+        return sigma * max(0.0, 1.0 - self.step_count / total)
+
+    def d_input(self, images, labels, sigma):
+        """What D sees: the images, plus instance noise, plus label channels (conditional)."""
+        if sigma > 0:
+            images = images + backend.randn(tuple(images.shape), std=sigma)
+        if labels is not None:
+            images = with_labels(images, labels, self.n_classes)
+        return images
+
+    def grid_images(self):
+        return sample(self.G, self.fixed_noise, labels=self.fixed_labels, n_classes=self.n_classes)
+
+    def step(self, real, labels=None):
         """One D update and one G update. Returns device scalars (loss_d, loss_g, D(x), D(G(z)))."""
         xp = backend.xp()
         G, D, bce = self.G, self.D, self.bce
-        n = real.shape[0]
+        n, nc = real.shape[0], real.shape[1]
         z = backend.randn((n, self.cfg["nz"], 1, 1))
+        fake_labels = None
+        if self.n_classes:                                          # G draws a random class per sample
+            fake_labels = backend.rng().integers(0, self.n_classes, n)
+            z = with_labels(z, fake_labels, self.n_classes)
         fake = G.forward(z)                                         # (N, nc, S, S)
+        sigma = self.noise_sigma()
+        d_real, d_fake = self.d_input(real, labels, sigma), self.d_input(fake, fake_labels, sigma)
 
         # D: real batch then fake batch, gradients accumulate. No gradient flows back into the
         # images here (real ones are data, fake ones are treated as constants), so D's first
@@ -270,10 +340,10 @@ class Trainer:
         D.zero_grad()
         D.requires_grad_(True)
         D.layers[0].needs_input_grad = False
-        logits_real = D.forward(real)
+        logits_real = D.forward(d_real)
         loss_real, dlogits = bce(logits_real, self.cfg["real_label"])
         D.backward(dlogits)
-        logits_fake = D.forward(fake)
+        logits_fake = D.forward(d_fake)
         loss_fake, dlogits = bce(logits_fake, 0.0)
         D.backward(dlogits)
         self.opt_D.step()
@@ -283,8 +353,9 @@ class Trainer:
         G.zero_grad()
         D.requires_grad_(False)
         D.layers[0].needs_input_grad = True
-        loss_g, dlogits = bce(D.forward(fake), 1.0)
-        G.backward(D.backward(dlogits))
+        loss_g, dlogits = bce(D.forward(d_fake), 1.0)
+        dfake = D.backward(dlogits)                                 # d loss / d (D's input)
+        G.backward(dfake[:, :nc] if self.n_classes else dfake)      # the label channels are not G's
         self.opt_G.step()
 
         self.step_count += 1
@@ -347,9 +418,9 @@ class Run:
         with open(self.metrics, "a", newline="") as f:
             csv.DictWriter(f, METRIC_FIELDS).writerow(row)
 
-    def save_grid(self, G, fixed_noise, epoch):
+    def save_grid(self, trainer, epoch):
         path = os.path.join(self.samples, f"epoch_{epoch:03d}.png")
-        save_png(image_grid(sample(G, fixed_noise)), path)
+        save_png(image_grid(trainer.grid_images()), path)
         return path
 
     def save_gif(self):
@@ -415,23 +486,36 @@ def _progress(total, initial, desc, enabled):
                 disable=not enabled, dynamic_ncols=True)
 
 
-def train(cfg, resume_state=None, progress=True):
-    """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input."""
+def load_training_data(cfg):
+    return datasets.load_dataset(cfg["dataset"], data_dir=cfg["data_dir"], image_size=cfg["image_size"])
+
+
+def train(cfg, resume_state=None, progress=True, data=None):
+    """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
+
+    ``data``: (images, labels) already loaded (the per-class driver passes them).
+    """
     backend.seed(cfg["seed"])
-    images, _ = datasets.load_dataset(cfg["dataset"], data_dir=cfg["data_dir"], image_size=cfg["image_size"])
+    images, labels = data if data is not None else load_training_data(cfg)
+    if cfg.get("class_filter") is not None:                      # one class of a --per-class run
+        keep = labels == cfg["class_filter"]
+        images, labels = images[keep], labels[keep]
+    if cfg.get("conditional") and not cfg.get("n_classes"):
+        cfg["n_classes"] = int(labels.max()) + 1
     if cfg["nc"] is None:
         cfg["nc"] = int(images.shape[1])
     if images.shape[1] != cfg["nc"]:
         raise TrainingError(f"the data has {images.shape[1]} channels, the checkpoint's model {cfg['nc']}")
     if len(images) < cfg["batch_size"]:
         raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg['batch_size']}")
-    trainer = Trainer(cfg, images)
+    trainer = Trainer(cfg, images, labels)
     scorer = None
     if cfg.get("eval_every"):
         scorer, _ = quality.make_scorer(cfg["classifier"], cfg["dataset"], cfg["data_dir"], cfg["image_size"],
                                         cfg["nc"], cfg["eval_n"])
-        eval_noise = np.random.default_rng(cfg["seed"] + 2).standard_normal(
-            (cfg["eval_n"], cfg["nz"], 1, 1)).astype(np.float32)      # its own generator: training is unchanged
+        eval_rng = np.random.default_rng(cfg["seed"] + 2)               # its own generator: training is unchanged
+        eval_noise = eval_rng.standard_normal((cfg["eval_n"], cfg["nz"], 1, 1)).astype(np.float32)
+        eval_labels = eval_rng.integers(0, trainer.n_classes, cfg["eval_n"]) if trainer.n_classes else None
     run = Run(cfg["out"])
     if resume_state is not None:
         trainer.load_state(resume_state, run.checkpoint)
@@ -440,7 +524,7 @@ def train(cfg, resume_state=None, progress=True):
           f"G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
           f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg['out']}")
     if trainer.step_count == 0:
-        run.save_grid(trainer.G, trainer.fixed_noise, 0)
+        run.save_grid(trainer, 0)
 
     max_steps = cfg["max_steps"] or math.inf
     log_every = cfg["log_every"]
@@ -452,7 +536,7 @@ def train(cfg, resume_state=None, progress=True):
             sums, n_sum, t_log, t_epoch, epoch_steps, epoch_sums = None, 0, time.perf_counter(), time.perf_counter(), 0, None
             quality_note = ""
             while trainer.step_count < max_steps and not stop.requested:
-                stats = trainer.step(trainer.next_batch())
+                stats = trainer.step(*trainer.next_batch())
                 sums = stats if sums is None else sums + stats      # stays on the device
                 n_sum += 1
                 bar.update(1)
@@ -472,7 +556,7 @@ def train(cfg, resume_state=None, progress=True):
                            "images_per_s": f"{ips:.1f}"}
                     if epoch_done and scorer and epoch % cfg["eval_every"] == 0:
                         t_score = time.perf_counter()
-                        scored = scorer(sample(trainer.G, eval_noise))
+                        scored = scorer(sample(trainer.G, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
                         row["fcd"] = f"{scored['fcd']:.4f}"
                         quality_note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
                                         f"{scored['classes_covered']} classes, "
@@ -494,14 +578,106 @@ def train(cfg, resume_state=None, progress=True):
                 print(f"epoch {trainer.epoch}/{cfg['epochs']}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
                       f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
                       f"{epoch_steps * cfg['batch_size'] / seconds:.0f} img/s  {seconds:.1f} s{quality_note}", flush=True)
-                run.save_grid(trainer.G, trainer.fixed_noise, trainer.epoch)
+                run.save_grid(trainer, trainer.epoch)
                 run.save_gif()
             save_checkpoint(run.checkpoint, trainer.state())
             run.plot_losses()
+        trainer.interrupted = stop.requested
         if stop.requested:
             print(f"interrupted at step {trainer.step_count}: checkpoint saved to {run.checkpoint}; "
-                  f"continue with: python dcgan.py --resume {cfg['out']}")
+                  f"continue with: python dcgan.py --resume {cfg.get('run_root', cfg['out'])}")
     return trainer
+
+
+PER_CLASS_CONFIG = "per_class.json"
+
+
+def class_folder(root, k):
+    return os.path.join(root, f"class_{k:02d}")
+
+
+def train_per_class(cfg, progress=True):
+    """--per-class (seed 002's classDCGAN): one G/D pair per class, each a normal run in OUT/class_KK/.
+
+    Resuming continues each class where it stopped and skips finished ones.
+    At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
+    """
+    images, labels = load_training_data(cfg)
+    os.makedirs(cfg["out"], exist_ok=True)
+    with open(os.path.join(cfg["out"], PER_CLASS_CONFIG), "w") as f:
+        json.dump(cfg, f, indent=1)
+    rows = []
+    for k in np.unique(labels):
+        sub = dict(cfg, per_class=False, class_filter=int(k), out=class_folder(cfg["out"], int(k)),
+                   run_root=cfg["out"])
+        ckpt = os.path.join(sub["out"], "checkpoint.npz")
+        state = load_checkpoint(ckpt) if os.path.exists(ckpt) else None
+        print(f"--- class {k} ---")
+        if state is not None and int(state["epoch"]) >= cfg["epochs"]:
+            print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
+            trainer = None
+        else:
+            if state is not None:
+                sub = dict(checkpoint_config(state), epochs=cfg["epochs"], max_steps=cfg["max_steps"],
+                           log_every=cfg["log_every"], data_dir=cfg["data_dir"], run_root=cfg["out"])
+            trainer = train(sub, state, progress, data=(images, labels))
+            if trainer.interrupted:
+                return
+        _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
+        z = np.random.default_rng(cfg["seed"] + 1).standard_normal((8, cfg["nz"], 1, 1)).astype(np.float32)
+        rows.append(sample(G, z))
+    save_png(image_grid(np.concatenate(rows)), os.path.join(cfg["out"], "classes.png"))
+    print(f"wrote {os.path.join(cfg['out'], 'classes.png')}: one row per class")
+
+
+# --------------------------------------------------------------------------- sampling a saved model
+
+class SavedModel:
+    """A trained generator to sample from: a checkpoint.npz, a run folder, or a --per-class run folder.
+
+    ``classes`` lists the classes it can be asked for (empty: an unconditional model).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.per_class = os.path.isdir(path) and os.path.exists(os.path.join(path, PER_CLASS_CONFIG))
+        if self.per_class:
+            with open(os.path.join(path, PER_CLASS_CONFIG)) as f:
+                self.cfg = json.load(f)
+            self.classes = sorted(int(d[6:]) for d in os.listdir(path)
+                                  if d.startswith("class_") and os.path.exists(os.path.join(path, d, "checkpoint.npz")))
+            if not self.classes:
+                raise TrainingError(f"{path}: a per-class run without any class checkpoint yet")
+            self._generators = {}
+            return
+        ckpt = os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
+        self.cfg, self.G, _ = load_models(load_checkpoint(ckpt), ckpt)
+        self.n_classes = self.cfg.get("n_classes") or 0
+        self.classes = list(range(self.n_classes))
+
+    def _class_generator(self, k):
+        if k not in self._generators:
+            ckpt = os.path.join(class_folder(self.path, k), "checkpoint.npz")
+            self._generators[k] = load_models(load_checkpoint(ckpt), ckpt)[1]
+        return self._generators[k]
+
+    def generate(self, n, rng, bn_stats="batch", class_index=None):
+        """n images (host float32, [-1, 1]) and their classes (None for an unconditional model)."""
+        if class_index is not None and class_index not in self.classes:
+            if not self.classes:
+                raise TrainingError(f"--class: {self.path} is not a conditional or per-class model")
+            raise TrainingError(f"--class {class_index}: this model knows classes {self.classes[0]}..{self.classes[-1]}")
+        z = rng.standard_normal((n, self.cfg["nz"], 1, 1)).astype(np.float32)
+        if self.per_class:
+            labels = np.full(n, class_index) if class_index is not None else np.array(self.classes)[np.arange(n) % len(self.classes)]
+            images = np.empty((n, self.cfg["nc"], self.cfg["image_size"], self.cfg["image_size"]), np.float32)
+            for k in np.unique(labels):
+                images[labels == k] = sample(self._class_generator(int(k)), z[labels == k], bn_stats)
+            return images, labels
+        if not self.n_classes:
+            return sample(self.G, z, bn_stats), None
+        labels = np.full(n, class_index) if class_index is not None else rng.integers(0, self.n_classes, n)
+        return sample(self.G, z, bn_stats, labels=labels, n_classes=self.n_classes), labels
 
 
 # --------------------------------------------------------------------------- command line
@@ -567,6 +743,22 @@ def train_parser():
                    help="stop after this many steps in total (a quick smoke run); a checkpoint is saved")
     p.add_argument("--log-every", type=positive_int, default=10,
                    help="steps averaged per metrics.csv row (the only time losses are copied to the host)")
+    variants = p.add_argument_group("variants and stabilisers (see README)")
+    kind = variants.add_mutually_exclusive_group()
+    kind.add_argument("--conditional", action="store_true",
+                      help="one model for all classes: the one-hot label joins z in G and enters D as extra channels")
+    kind.add_argument("--per-class", action="store_true",
+                      help="one G/D pair per class (seed 002's classDCGAN), in OUT/class_KK/, plus OUT/classes.png")
+    variants.add_argument("--head", default="conv", choices=["conv", "linear"],
+                          help="linear: a Linear layer (with BatchNorm1d) maps z to G's 4x4 maps and ends D "
+                               "(seeds 002 linDCGAN and 003)")
+    variants.add_argument("--label-smoothing", type=float, nargs="?", const=0.9, default=None, metavar="TARGET",
+                          help="one-sided label smoothing: D's target for real images is TARGET (0.9 if no value) "
+                               "instead of 1, so D cannot become over-confident; fake targets stay 0")
+    variants.add_argument("--instance-noise", type=float, default=0.0, metavar="SIGMA",
+                          help="add N(0, sigma^2) noise to every image D sees (real and fake), sigma falling "
+                               "linearly from SIGMA to 0 over the run: overlapping the two distributions "
+                               "early keeps D's gradients useful to G")
     p.add_argument("--classifier", default=None,
                    help="a classifier .npz from examples/train_classifier.py, for --eval-every")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
@@ -584,7 +776,8 @@ def evaluate_parser():
                     "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
                     "floor), class coverage and mean confidence.")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="sample --n images from this training checkpoint")
+    source.add_argument("--checkpoint", help="sample --n images from this checkpoint (or run folder; a "
+                                             "--per-class run folder: an equal share from every class)")
     source.add_argument("--samples", help="score these instead: a samples.npy (N, C, H, W) in [-1, 1] "
                                           "or a folder of PNG images")
     p.add_argument("--classifier", required=True, help="classifier .npz")
@@ -626,10 +819,9 @@ def evaluate(args):
     use_backend(args.backend)
     cfg = None
     if args.checkpoint:
-        state = load_checkpoint(args.checkpoint)
-        cfg, G, _ = load_models(state, args.checkpoint)
-        z = np.random.default_rng(args.seed).standard_normal((args.n, cfg["nz"], 1, 1)).astype(np.float32)
-        images = sample(G, z, args.bn_stats)
+        model = SavedModel(args.checkpoint)
+        cfg = model.cfg
+        images, _ = model.generate(args.n, np.random.default_rng(args.seed), args.bn_stats)
     else:
         images = load_samples(args.samples)
     cls_meta = quality.load_classifier(args.classifier)[1]
@@ -651,7 +843,11 @@ def generate_parser():
         prog="dcgan.py generate", formatter_class=_HelpFormatter,
         description="Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
                     "float32 in [-1, 1] and grid.png; optionally a latent-space interpolation GIF.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by training")
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint.npz written by training, or a run folder (a --per-class run's folder too)")
+    p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
+                   help="only class K (conditional and per-class models); without it they also write "
+                        "classes.png, one row per class")
     p.add_argument("--n", type=positive_int, default=64, help="number of images")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for z: same seed = same images")
@@ -666,24 +862,34 @@ def generate_parser():
 
 def generate(args):
     use_backend(args.backend)
-    state = load_checkpoint(args.checkpoint)
-    cfg, G, _ = load_models(state, args.checkpoint)
+    model = SavedModel(args.checkpoint)
     rng = np.random.default_rng(args.seed)
-    z = rng.standard_normal((args.n, cfg["nz"], 1, 1)).astype(np.float32)
-    images = sample(G, z, args.bn_stats)
+    images, labels = model.generate(args.n, rng, args.bn_stats, args.class_index)
     os.makedirs(args.out, exist_ok=True)
     np.save(os.path.join(args.out, "samples.npy"), images)
+    if labels is not None:
+        np.save(os.path.join(args.out, "labels.npy"), labels)
     for i, tile in enumerate(to_uint8(images)):
         save_png(tile, os.path.join(args.out, f"{i:05d}.png"))
     save_png(image_grid(images[:64]), os.path.join(args.out, "grid.png"))
     print(f"wrote {args.n} images, samples.npy {images.shape} and grid.png to {args.out}")
+    if model.classes and args.class_index is None:
+        rows = [model.generate(8, np.random.default_rng(args.seed), args.bn_stats, k)[0] for k in model.classes]
+        save_png(image_grid(np.concatenate(rows)), os.path.join(args.out, "classes.png"))
+        print(f"wrote classes.png: one row per class")
     if args.interpolate:
+        if model.per_class:
+            raise TrainingError("--interpolate needs one generator: pass a class's checkpoint "
+                                f"({class_folder(args.checkpoint, 0)}/checkpoint.npz)")
         k = args.interpolate
-        ends = rng.standard_normal((2, 16, cfg["nz"])).astype(np.float32)
+        ends = rng.standard_normal((2, 16, model.cfg["nz"])).astype(np.float32)
+        walk_labels = np.full(16, args.class_index) if args.class_index is not None else (
+            rng.integers(0, model.n_classes, 16) if model.n_classes else None)
         frames = []
         for t in np.linspace(0.0, 1.0, k):
             zt = np.stack([slerp(a, b, t) for a, b in zip(ends[0], ends[1])]).astype(np.float32)
-            frames.append(image_grid(sample(G, zt[:, :, None, None], args.bn_stats), nrow=4))
+            walk = sample(model.G, zt[:, :, None, None], args.bn_stats, labels=walk_labels, n_classes=model.n_classes)
+            frames.append(image_grid(walk, nrow=4))
         save_gif(frames + frames[-2:0:-1], os.path.join(args.out, "interpolation.gif"), duration_ms=120)
         print(f"wrote interpolation.gif ({k} frames there and back) to {args.out}")
 
@@ -697,6 +903,12 @@ def use_backend(name):
 def train_main(args):
     use_backend(args.backend)
     resume_state = None
+    if args.resume and os.path.exists(os.path.join(args.resume, PER_CLASS_CONFIG)):
+        with open(os.path.join(args.resume, PER_CLASS_CONFIG)) as f:
+            cfg = json.load(f)
+        cfg.update(epochs=args.epochs, max_steps=args.max_steps, log_every=args.log_every, out=args.resume,
+                   data_dir=args.data_dir or cfg["data_dir"])
+        return train_per_class(cfg, progress=not args.no_progress)
     if args.resume:
         ckpt = os.path.join(args.resume, "checkpoint.npz")
         resume_state = load_checkpoint(ckpt)
@@ -716,10 +928,19 @@ def train_main(args):
                "nc": DATASET_CHANNELS.get(args.dataset), "nz": args.nz, "ngf": args.ngf, "ndf": args.ndf,
                "batch_size": args.batch_size, "lr": args.lr, "beta1": args.beta1, "seed": args.seed,
                "epochs": args.epochs, "max_steps": args.max_steps, "log_every": args.log_every,
-               "real_label": 1.0, "out": args.out or os.path.join("runs", args.dataset),
-               "eval_every": args.eval_every, "classifier": args.classifier, "eval_n": args.eval_n}
+               "out": args.out or os.path.join("runs", args.dataset),
+               "eval_every": args.eval_every, "classifier": args.classifier, "eval_n": args.eval_n,
+               "conditional": args.conditional, "per_class": args.per_class, "n_classes": None,
+               "head": args.head, "real_label": args.label_smoothing or 1.0,
+               "instance_noise": args.instance_noise}
+    if not 0 < cfg["real_label"] <= 1:
+        raise TrainingError(f"--label-smoothing {args.label_smoothing}: the real target must be in (0, 1]")
+    if cfg["instance_noise"] < 0:
+        raise TrainingError(f"--instance-noise {args.instance_noise}: sigma must be >= 0")
     if cfg.get("eval_every") and not cfg.get("classifier"):
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
+    if cfg.get("per_class"):
+        return train_per_class(cfg, progress=not args.no_progress)
     train(cfg, resume_state, progress=not args.no_progress)
 
 

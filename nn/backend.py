@@ -162,6 +162,13 @@ def dtype_name(dtype):
     return np.dtype(dtype).name
 
 
+def concat(arrays, axis=0):
+    """Join arrays along an axis: ``xp.concat`` (array API name; NumPy 2, CuPy 13+), else ``xp.concatenate``."""
+    xp = _active["xp"]
+    join = getattr(xp, "concat", None) or xp.concatenate
+    return join(list(arrays), axis=axis)
+
+
 def seed(n):
     """Seed every source of randomness the library uses (the host generator, and CuPy's if active)."""
     global _rng

@@ -83,3 +83,11 @@ def test_keep_freed_memory_is_harmless():
         assert result is True
     a = np.ones((4096, 4096), np.float32)     # 64 MiB: still allocates and frees normally
     del a
+
+
+def test_concat(xp_backend):
+    a = backend.to_device(np.ones((2, 1, 3)))
+    b = backend.to_device(np.zeros((2, 2, 3)))
+    c = backend.concat([a, b], axis=1)
+    assert tuple(c.shape) == (2, 3, 3) and c.dtype == backend.xp().float32
+    np.testing.assert_array_equal(backend.to_numpy(c)[:, 0], 1)

@@ -68,8 +68,8 @@ def test_train_step_is_float32_end_to_end(xp_backend):
     cfg = {"nz": 8, "ngf": 4, "ndf": 4, "nc": 1, "image_size": 32, "lr": 2e-4, "beta1": 0.5, "seed": 0,
            "batch_size": 4, "real_label": 1.0}
     trainer = dcgan.Trainer(cfg, np.zeros((8, 1, 32, 32), np.uint8))
-    real = trainer.next_batch()
-    stats = trainer.step(real)
+    real, labels = trainer.next_batch()
+    stats = trainer.step(real, labels)
     f32 = backend.xp().float32
     assert real.dtype == f32 and stats.dtype == f32
     for model in (trainer.G, trainer.D):
@@ -136,8 +136,8 @@ def test_same_seed_same_run_and_other_seed_differs(image_folder, tmp_path):
 def test_ctrl_c_saves_and_exits_cleanly(image_folder, tmp_path, monkeypatch, capsys):
     original = dcgan.Trainer.step
 
-    def step_then_interrupt(self, real):
-        stats = original(self, real)
+    def step_then_interrupt(self, real, labels=None):
+        stats = original(self, real, labels)
         if self.step_count == 3:
             os.kill(os.getpid(), signal.SIGINT)          # what Ctrl-C delivers
         return stats
@@ -153,8 +153,8 @@ def test_ctrl_c_saves_and_exits_cleanly(image_folder, tmp_path, monkeypatch, cap
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(image_folder, tmp_path, monkeypatch, capsys):
     original = dcgan.Trainer.step
 
-    def diverging_step(self, real):
-        stats = original(self, real)
+    def diverging_step(self, real, labels=None):
+        stats = original(self, real, labels)
         return stats * float("nan") if self.step_count >= 7 else stats
 
     monkeypatch.setattr(dcgan.Trainer, "step", diverging_step)

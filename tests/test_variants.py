@@ -1,0 +1,156 @@
+"""The seeds' variants: conditional and per-class DCGANs, the linear head, label smoothing, instance noise."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dcgan
+import nn
+from nn import backend
+from test_quality import no_checksums, tiny_mnist  # noqa: F401  (fixtures: 80 train images, 10 classes)
+
+TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--no-progress"]
+
+
+def run(data, out, *extra):
+    return dcgan.main(["--dataset", "mnist", "--data-dir", data, "--out", str(out), *TINY, *extra])
+
+
+def ckpt_arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files if k.startswith(("G/", "D/", "opt_"))}
+
+
+# ---------------------------------------------------------------------------- conditional
+
+def test_conditional_shapes_grid_and_generate(tiny_mnist, no_checksums, tmp_path, capsys):
+    out = tmp_path / "cond"
+    assert run(tiny_mnist, out, "--conditional", "--epochs", "1") == 0
+    state = dcgan.load_checkpoint(str(out / "checkpoint.npz"))
+    cfg = dcgan.checkpoint_config(state)
+    assert cfg["n_classes"] == 10
+    assert state["G/0.weight"].shape == (8 + 10, 16, 4, 4)        # z and the one-hot label
+    assert state["D/0.weight"].shape == (4, 1 + 10, 4, 4)         # the image and 10 label channels
+    grid = Image.open(out / "samples/epoch_001.png")
+    assert grid.size == (8 * 34 + 2, 10 * 34 + 2)                  # one row per class
+    gen = tmp_path / "gen"
+    assert dcgan.main(["generate", "--checkpoint", str(out / "checkpoint.npz"), "--n", "6", "--out", str(gen),
+                       "--class", "3", "--interpolate", "2"]) == 0
+    assert np.all(np.load(gen / "labels.npy") == 3) and np.load(gen / "samples.npy").shape == (6, 1, 32, 32)
+    gen2 = tmp_path / "gen2"
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "6", "--out", str(gen2)]) == 0
+    assert Image.open(gen2 / "classes.png").size == (8 * 34 + 2, 10 * 34 + 2)
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "2", "--out", str(gen2), "--class", "12"]) == 1
+    assert "knows classes 0..9" in capsys.readouterr().err
+
+
+def test_conditional_resume_is_exact(tiny_mnist, no_checksums, tmp_path):
+    assert run(tiny_mnist, tmp_path / "a", "--conditional", "--max-steps", "7") == 0
+    assert run(tiny_mnist, tmp_path / "b", "--conditional", "--max-steps", "3") == 0
+    assert dcgan.main(["--resume", str(tmp_path / "b"), "--max-steps", "7", "--no-progress"]) == 0
+    a, b = ckpt_arrays(tmp_path / "a/checkpoint.npz"), ckpt_arrays(tmp_path / "b/checkpoint.npz")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_generate_class_on_unconditional_model_fails(tiny_mnist, no_checksums, tmp_path, capsys):
+    assert run(tiny_mnist, tmp_path / "plain", "--max-steps", "1") == 0
+    assert dcgan.main(["generate", "--checkpoint", str(tmp_path / "plain"), "--n", "2", "--out",
+                       str(tmp_path / "g"), "--class", "1"]) == 1
+    assert "not a conditional or per-class model" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- per class
+
+def test_per_class_runs_resume_and_generate(tiny_mnist, no_checksums, tmp_path, capsys):
+    out = tmp_path / "pc"
+    assert run(tiny_mnist, out, "--per-class", "--epochs", "1", "--batch-size", "4") == 0
+    for k in range(10):
+        folder = out / f"class_{k:02d}"
+        assert (folder / "checkpoint.npz").exists() and (folder / "progress.gif").exists()
+        with np.load(folder / "checkpoint.npz") as f:
+            assert int(f["step"]) == 2                                # 8 images of each class, batch 4
+    assert Image.open(out / "classes.png").size == (8 * 34 + 2, 10 * 34 + 2)
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(out), "--epochs", "1", "--no-progress"]) == 0
+    assert capsys.readouterr().out.count("already trained 1 epochs") == 10
+    assert dcgan.main(["--resume", str(out), "--epochs", "2", "--no-progress"]) == 0
+    with np.load(out / "class_04/checkpoint.npz") as f:
+        assert int(f["epoch"]) == 2 and int(f["step"]) == 4
+    gen = tmp_path / "gen"
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--class", "4", "--n", "5", "--out", str(gen)]) == 0
+    assert np.all(np.load(gen / "labels.npy") == 4)
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "20", "--out", str(tmp_path / "all")]) == 0
+    assert sorted(np.bincount(np.load(tmp_path / "all/labels.npy"))) == [2] * 10
+
+
+# ---------------------------------------------------------------------------- linear head
+
+def test_linear_head_architecture_and_training(tiny_mnist, no_checksums, tmp_path):
+    G = dcgan.build_generator(8, 4, 1, 32, head="linear")
+    D = dcgan.build_discriminator(4, 1, 32, head="linear")
+    assert isinstance(G.layers[1], nn.Linear) and isinstance(G.layers[2], nn.BatchNorm1d)
+    assert isinstance(D.layers[-1], nn.Linear) and D.layers[-1].weight.shape == (1, 16 * 16)
+    x = G.forward(backend.randn((3, 8, 1, 1)))
+    assert tuple(x.shape) == (3, 1, 32, 32) and tuple(D.forward(x).shape) == (3, 1)
+    assert run(tiny_mnist, tmp_path / "a", "--head", "linear", "--max-steps", "6") == 0
+    assert run(tiny_mnist, tmp_path / "b", "--head", "linear", "--max-steps", "2") == 0
+    assert dcgan.main(["--resume", str(tmp_path / "b"), "--max-steps", "6", "--no-progress"]) == 0
+    a, b = ckpt_arrays(tmp_path / "a/checkpoint.npz"), ckpt_arrays(tmp_path / "b/checkpoint.npz")
+    assert "G/1.weight" in a and "G/2.running_mean" in a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert dcgan.main(["generate", "--checkpoint", str(tmp_path / "a"), "--n", "3", "--out",
+                       str(tmp_path / "g")]) == 0
+
+
+# ---------------------------------------------------------------------------- stabilisers
+
+def test_label_smoothing_sets_real_target(tiny_mnist, no_checksums, tmp_path, monkeypatch):
+    targets = []
+    original = nn.BCEWithLogits.__call__
+
+    def recording(self, x, target):
+        targets.append(target)
+        return original(self, x, target)
+
+    monkeypatch.setattr(nn.BCEWithLogits, "__call__", recording)
+    assert run(tiny_mnist, tmp_path / "s", "--label-smoothing", "--max-steps", "2") == 0
+    assert targets[:3] == [0.9, 0.0, 1.0]                             # real, fake (D step), G step
+    targets.clear()
+    assert run(tiny_mnist, tmp_path / "t", "--label-smoothing", "0.8", "--max-steps", "1") == 0
+    assert targets[:3] == [0.8, 0.0, 1.0]
+
+
+def test_instance_noise_anneals_and_reaches_d(tiny_mnist, no_checksums, tmp_path, monkeypatch):
+    seen = []
+    original = dcgan.Trainer.d_input
+
+    def recording(self, images, labels, sigma):
+        seen.append(sigma)
+        out = original(self, images, labels, sigma)
+        if sigma > 0:
+            assert not np.allclose(backend.to_numpy(out), backend.to_numpy(images))
+        return out
+
+    monkeypatch.setattr(dcgan.Trainer, "d_input", recording)
+    assert run(tiny_mnist, tmp_path / "n", "--instance-noise", "0.5", "--epochs", "2") == 0
+    sigmas = seen[::2]                                   # d_input is called for real and fake each step
+    assert sigmas[0] == 0.5 and sigmas[-1] == pytest.approx(0.5 / 10)     # 10 steps: 0.5 * (1 - 9/10)
+    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+
+
+@pytest.mark.parametrize("flags,code,message", [
+    (["--label-smoothing", "1.5"], 1, "the real target must be in (0, 1]"),
+    (["--instance-noise", "-1"], 1, "sigma must be >= 0"),
+    (["--per-class", "--conditional"], 2, "not allowed with argument"),
+    (["--head", "mlp"], 2, "invalid choice: 'mlp'"),
+])
+def test_variant_flag_errors(flags, code, message, tmp_path, capsys):
+    try:
+        result = dcgan.main(["--out", str(tmp_path / "x"), *flags])
+    except SystemExit as e:
+        result = e.code
+    assert result == code
+    assert message in capsys.readouterr().err
