@@ -526,60 +526,14 @@ def train(cfg, resume_state=None, progress=True, data=None):
     if trainer.step_count == 0:
         run.save_grid(trainer, 0)
 
-    max_steps = cfg["max_steps"] or math.inf
-    log_every = cfg["log_every"]
+    evaluate = None
+    if scorer:
+        def evaluate():
+            return scorer(sample(trainer.G, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
     with StopRequest() as stop:
-        while trainer.epoch < cfg["epochs"] and trainer.step_count < max_steps and not stop.requested:
-            epoch = trainer.epoch + 1
-            bar = _progress(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
-                            f"epoch {epoch}/{cfg['epochs']}", progress)
-            sums, n_sum, t_log, t_epoch, epoch_steps, epoch_sums = None, 0, time.perf_counter(), time.perf_counter(), 0, None
-            quality_note = ""
-            while trainer.step_count < max_steps and not stop.requested:
-                stats = trainer.step(*trainer.next_batch())
-                sums = stats if sums is None else sums + stats      # stays on the device
-                n_sum += 1
-                bar.update(1)
-                epoch_done = trainer.batch_index >= trainer.batches_per_epoch
-                if n_sum == log_every or epoch_done or trainer.step_count >= max_steps or stop.requested:
-                    mean = backend.to_numpy(sums) / n_sum              # the one host transfer
-                    if not np.all(np.isfinite(mean)):
-                        bar.close()
-                        where = f"last good checkpoint: {run.checkpoint}" if os.path.exists(run.checkpoint) \
-                            else "no checkpoint was written yet"
-                        raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} "
-                                            f"at step {trainer.step_count}: training diverged; {where}")
-                    now = time.perf_counter()
-                    ips = n_sum * cfg["batch_size"] / max(now - t_log, 1e-9)
-                    row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}",
-                           "loss_g": f"{mean[1]:.5f}", "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
-                           "images_per_s": f"{ips:.1f}"}
-                    if epoch_done and scorer and epoch % cfg["eval_every"] == 0:
-                        t_score = time.perf_counter()
-                        scored = scorer(sample(trainer.G, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
-                        row["fcd"] = f"{scored['fcd']:.4f}"
-                        quality_note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
-                                        f"{scored['classes_covered']} classes, "
-                                        f"confidence {scored['mean_confidence']:.2f}")
-                        now = time.perf_counter()
-                        t_epoch += now - t_score                       # scoring is not training time
-                    run.log(row)
-                    bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=f"{ips:.0f}")
-                    epoch_sums = mean * n_sum if epoch_sums is None else epoch_sums + mean * n_sum
-                    epoch_steps += n_sum
-                    sums, n_sum, t_log = None, 0, now
-                if epoch_done:
-                    break
-            bar.close()
-            if trainer.batch_index >= trainer.batches_per_epoch:
-                trainer.epoch += 1
-                seconds = time.perf_counter() - t_epoch
-                m = epoch_sums / max(epoch_steps, 1)
-                print(f"epoch {trainer.epoch}/{cfg['epochs']}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
-                      f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
-                      f"{epoch_steps * cfg['batch_size'] / seconds:.0f} img/s  {seconds:.1f} s{quality_note}", flush=True)
-                run.save_grid(trainer, trainer.epoch)
-                run.save_gif()
+        while trainer.epoch < cfg["epochs"] and trainer.step_count < (cfg["max_steps"] or math.inf) \
+                and not stop.requested:
+            train_epoch(trainer, run, stop, progress, evaluate)
             save_checkpoint(run.checkpoint, trainer.state())
             run.plot_losses()
         trainer.interrupted = stop.requested
@@ -587,6 +541,66 @@ def train(cfg, resume_state=None, progress=True, data=None):
             print(f"interrupted at step {trainer.step_count}: checkpoint saved to {run.checkpoint}; "
                   f"continue with: python dcgan.py --resume {cfg.get('run_root', cfg['out'])}")
     return trainer
+
+
+def train_epoch(trainer, run, stop, progress=True, evaluate=None):
+    """Train to the end of the current epoch (or to --max-steps, or a Ctrl-C).
+
+    Every --log-every steps the summed statistics are copied to the host once,
+    checked for NaN/inf and written as a metrics.csv row. At the epoch's end:
+    the quality score (``evaluate``, if --eval-every says so), the summary
+    line, the sample grid and the GIF.
+    """
+    cfg = trainer.cfg
+    max_steps = cfg["max_steps"] or math.inf
+    epoch = trainer.epoch + 1
+    bar = _progress(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
+                    f"epoch {epoch}/{cfg['epochs']}", progress)
+    sums, n_sum = None, 0                                  # device-side sums since the last row
+    epoch_sums, epoch_steps = 0.0, 0                       # host-side, for the summary line
+    t_epoch = t_log = time.perf_counter()
+    note = ""
+    epoch_done = False
+    while trainer.step_count < max_steps and not stop.requested and not epoch_done:
+        stats = trainer.step(*trainer.next_batch())
+        sums = stats if sums is None else sums + stats     # stays on the device
+        n_sum += 1
+        bar.update(1)
+        epoch_done = trainer.batch_index >= trainer.batches_per_epoch
+        if not (n_sum == cfg["log_every"] or epoch_done or trainer.step_count >= max_steps or stop.requested):
+            continue
+        mean = backend.to_numpy(sums) / n_sum              # the one host transfer
+        if not np.all(np.isfinite(mean)):
+            bar.close()
+            kept = f"the last good checkpoint is {run.checkpoint}" if os.path.exists(run.checkpoint) \
+                else "no checkpoint was written yet"
+            raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} at step "
+                                f"{trainer.step_count}: training diverged; {kept}")
+        now = time.perf_counter()
+        row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}", "loss_g": f"{mean[1]:.5f}",
+               "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
+               "images_per_s": f"{n_sum * cfg['batch_size'] / max(now - t_log, 1e-9):.1f}"}
+        if epoch_done and evaluate and epoch % cfg["eval_every"] == 0:
+            scored = evaluate()
+            row["fcd"] = f"{scored['fcd']:.4f}"
+            note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
+                    f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
+            t_epoch += time.perf_counter() - now           # scoring is not training time
+            now = time.perf_counter()
+        run.log(row)
+        bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
+        epoch_sums, epoch_steps = epoch_sums + mean * n_sum, epoch_steps + n_sum
+        sums, n_sum, t_log = None, 0, now
+    bar.close()
+    if epoch_done:
+        trainer.epoch += 1
+        seconds = time.perf_counter() - t_epoch
+        m = epoch_sums / epoch_steps
+        print(f"epoch {trainer.epoch}/{cfg['epochs']}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
+              f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
+              f"{epoch_steps * cfg['batch_size'] / seconds:.0f} img/s  {seconds:.1f} s{note}", flush=True)
+        run.save_grid(trainer, trainer.epoch)
+        run.save_gif()
 
 
 PER_CLASS_CONFIG = "per_class.json"
