@@ -184,11 +184,13 @@ def sample(G, z, bn_stats="batch", chunk=512, labels=None, n_classes=0):
     was_training = G.training
     G.train(bn_stats == "batch")
     out = []
+    n_chunks = -(-z.shape[0] // chunk)
+    edges = np.linspace(0, z.shape[0], n_chunks + 1).astype(int)   # equal chunks: no tiny last batch
     with nn.frozen_running_stats(G):
-        for i in range(0, z.shape[0], chunk):
-            zc = backend.to_device(z[i:i + chunk])
+        for a, b in zip(edges[:-1], edges[1:]):
+            zc = backend.to_device(z[a:b])
             if labels is not None:
-                zc = with_labels(zc, labels[i:i + chunk], n_classes)
+                zc = with_labels(zc, labels[a:b], n_classes)
             out.append(backend.to_numpy(G.forward(zc)))
     for m in G.modules():
         m._cache = None                                    # nothing will backpropagate through this
@@ -214,6 +216,9 @@ def save_checkpoint(path, state):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **state)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                      # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -716,7 +721,7 @@ def positive_float(text):
     return value
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" except where there is no default worth showing."""
 
     def _get_help_string(self, action):
@@ -727,7 +732,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def train_parser():
     p = argparse.ArgumentParser(
-        prog="dcgan.py", formatter_class=_HelpFormatter,
+        prog="dcgan.py", formatter_class=HelpFormatter,
         description="Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
                     "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
                     "'python dcgan.py evaluate --help' measures sample quality.")
@@ -785,7 +790,7 @@ def train_parser():
 
 def evaluate_parser():
     p = argparse.ArgumentParser(
-        prog="dcgan.py evaluate", formatter_class=_HelpFormatter,
+        prog="dcgan.py evaluate", formatter_class=HelpFormatter,
         description="Score generated images with a classifier trained by examples/train_classifier.py: "
                     "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
                     "floor), class coverage and mean confidence.")
@@ -854,7 +859,7 @@ def evaluate(args):
 
 def generate_parser():
     p = argparse.ArgumentParser(
-        prog="dcgan.py generate", formatter_class=_HelpFormatter,
+        prog="dcgan.py generate", formatter_class=HelpFormatter,
         description="Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
                     "float32 in [-1, 1] and grid.png; optionally a latent-space interpolation GIF.")
     p.add_argument("--checkpoint", required=True,
@@ -929,7 +934,7 @@ def train_main(args):
         cfg = checkpoint_config(resume_state)
         cfg.update(epochs=args.epochs, max_steps=args.max_steps, log_every=args.log_every, out=args.resume)
         if args.data_dir:
-            cfg["data_dir"] = args.data_dir
+            cfg["data_dir"] = os.path.abspath(args.data_dir)
         if args.eval_every:
             cfg.update(eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n)
         if int(resume_state["epoch"]) >= cfg["epochs"]:
@@ -938,7 +943,8 @@ def train_main(args):
             return
     else:
         image_size = args.image_size or (64 if args.dataset == "folder" else 32)
-        cfg = {"dataset": args.dataset, "data_dir": args.data_dir, "image_size": image_size,
+        data_dir = os.path.abspath(args.data_dir) if args.data_dir else None     # usable from anywhere later
+        cfg = {"dataset": args.dataset, "data_dir": data_dir, "image_size": image_size,
                "nc": DATASET_CHANNELS.get(args.dataset), "nz": args.nz, "ngf": args.ngf, "ndf": args.ndf,
                "batch_size": args.batch_size, "lr": args.lr, "beta1": args.beta1, "seed": args.seed,
                "epochs": args.epochs, "max_steps": args.max_steps, "log_every": args.log_every,
@@ -947,10 +953,10 @@ def train_main(args):
                "conditional": args.conditional, "per_class": args.per_class, "n_classes": None,
                "head": args.head, "real_label": args.label_smoothing or 1.0,
                "instance_noise": args.instance_noise}
-    if not 0 < cfg["real_label"] <= 1:
-        raise TrainingError(f"--label-smoothing {args.label_smoothing}: the real target must be in (0, 1]")
-    if cfg["instance_noise"] < 0:
-        raise TrainingError(f"--instance-noise {args.instance_noise}: sigma must be >= 0")
+        if not 0 < cfg["real_label"] <= 1:
+            raise TrainingError(f"--label-smoothing {args.label_smoothing}: the real target must be in (0, 1]")
+        if cfg["instance_noise"] < 0:
+            raise TrainingError(f"--instance-noise {args.instance_noise}: sigma must be >= 0")
     if cfg.get("eval_every") and not cfg.get("classifier"):
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     if cfg.get("per_class"):

@@ -85,12 +85,12 @@ def load_classifier(path):
         raise QualityError(f"classifier {path} cannot be read ({type(e).__name__}: {e})") from None
     if str(state.get("format", "")) != CLASSIFIER_FORMAT:
         raise QualityError(f"{path} is not a classifier saved by examples/train_classifier.py")
-    meta = json.loads(str(state["meta"]))
-    model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])
     try:
+        meta = json.loads(str(state["meta"]))
+        model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])
         model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
-    except ValueError as e:
-        raise QualityError(f"classifier {path}: {e}") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None
     return model.eval(), meta
 
 

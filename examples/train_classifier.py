@@ -9,6 +9,8 @@ accuracy as its last line: ``test accuracy 0.9123``. Then
 ``python dcgan.py evaluate --classifier classifier-fashion.npz ...`` uses it.
 """
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -28,15 +30,16 @@ def accuracy(model, images, labels):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p = argparse.ArgumentParser(prog="python -m examples.train_classifier", formatter_class=dcgan.HelpFormatter,
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="the data to classify")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else download)")
     p.add_argument("--out", required=True, help="where to save the classifier (.npz)")
-    p.add_argument("--epochs", type=dcgan.positive_int, default=4)
-    p.add_argument("--batch-size", type=dcgan.positive_int, default=128)
-    p.add_argument("--lr", type=dcgan.positive_float, default=1e-3)
-    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=dcgan.positive_int, default=4, help="passes over the training split")
+    p.add_argument("--batch-size", type=dcgan.positive_int, default=128, help="images per Adam step")
+    p.add_argument("--lr", type=dcgan.positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
+    p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order")
     p.add_argument("--limit", type=dcgan.positive_int, default=None, help="use only this many training images")
     args = p.parse_args(argv)
     try:
@@ -45,7 +48,7 @@ def main(argv=None):
         x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
         x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
     except (datasets.DatasetError, backend.BackendError) as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 1
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
@@ -72,7 +75,8 @@ def main(argv=None):
               f"{time.perf_counter() - t0:.1f} s", flush=True)
     acc = accuracy(model, x_test, y_test)
     quality.save_classifier(args.out, model, {"dataset": args.dataset, "nc": int(x_train.shape[1]),
-                                              "image_size": int(x_train.shape[2]), "n_classes": 10, "data_dir": args.data_dir,
+                                              "image_size": int(x_train.shape[2]), "n_classes": 10,
+                                              "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
                                               "test_accuracy": acc, "epochs": args.epochs})
     print(f"saved {args.out}")
     print(f"test accuracy {acc:.4f}")

@@ -288,3 +288,30 @@ def test_default_command_downloads_mnist_and_trains(tmp_path, monkeypatch):
                                                             "train-labels-idx1-ubyte.gz"]   # training needs these two
     with np.load(tmp_path / "run/checkpoint.npz") as ckpt:
         assert int(ckpt["step"]) == 1
+
+
+def test_resume_checkpoint_of_an_earlier_version(trained_run, tmp_path):
+    """A checkpoint whose config predates the variant flags still resumes (they default to off)."""
+    import json
+    import shutil
+    run = tmp_path / "old"
+    shutil.copytree(trained_run, run)
+    state = dict(np.load(run / "checkpoint.npz"))
+    cfg = json.loads(str(state["config"]))
+    for key in ("conditional", "per_class", "n_classes", "head", "instance_noise", "eval_every", "classifier",
+                "eval_n"):
+        cfg.pop(key, None)
+    state["config"] = np.array(json.dumps(cfg))
+    np.savez(run / "checkpoint.npz", **state)
+    assert dcgan.main(["--resume", str(run), "--epochs", "3", "--no-progress"]) == 0
+
+
+def test_sampling_splits_into_equal_chunks(monkeypatch):
+    """With batch statistics a tiny last chunk would be normalised on its own: chunks are equal instead."""
+    backend.use("numpy")
+    sizes = []
+    G = dcgan.build_generator(8, 4, 1, 32)
+    original = G.forward
+    monkeypatch.setattr(G, "forward", lambda z: sizes.append(z.shape[0]) or original(z))
+    dcgan.sample(G, np.zeros((513, 8, 1, 1), np.float32), chunk=512)
+    assert sizes == [256, 257]
