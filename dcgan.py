@@ -226,18 +226,26 @@ def save_checkpoint(path, state):
         raise
 
 
-def load_checkpoint(path):
-    """Read a checkpoint into a dict; a missing, corrupt or foreign file is a TrainingError."""
+def read_npz(path, marker, what):
+    """Every array of an .npz written by ``save_checkpoint`` whose "format" entry is ``marker``.
+
+    A missing, corrupt or foreign file is a TrainingError naming ``what`` it should have been.
+    """
     if not os.path.isfile(path):
-        raise TrainingError(f"checkpoint {path} does not exist")
+        raise TrainingError(f"{what} {path} does not exist")
     try:
         with np.load(path, allow_pickle=False) as f:
             state = {k: f[k] for k in f.files}
     except Exception as e:
-        raise TrainingError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from None
-    if str(state.get("format", "")) != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path} is not a checkpoint of this program (no '{CHECKPOINT_FORMAT}' marker)")
+        raise TrainingError(f"{what} {path} cannot be read ({type(e).__name__}: {e})") from None
+    if str(state.get("format", "")) != marker:
+        raise TrainingError(f"{path} is not a {what} of this program (no '{marker}' marker)")
     return state
+
+
+def load_checkpoint(path):
+    """Read a training checkpoint into a dict of arrays."""
+    return read_npz(path, CHECKPOINT_FORMAT, "checkpoint")
 
 
 def _prefixed(prefix, d):
@@ -701,24 +709,23 @@ class SavedModel:
 
 # --------------------------------------------------------------------------- command line
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number_type(cast, check, requirement):
+    """An argparse type: ``cast`` the text, then insist on ``check(value)`` ("must be <requirement>")."""
+    noun = "an integer" if cast is int else "a number"
+
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    return parse
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+positive_int = number_type(int, lambda v: v >= 1, "at least 1")
+positive_float = number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

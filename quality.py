@@ -77,14 +77,9 @@ def save_classifier(path, model, meta):
 
 
 def load_classifier(path):
-    """(model in eval mode on the active backend, meta dict); QualityError if unusable."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            state = {k: f[k] for k in f.files}
-    except Exception as e:
-        raise QualityError(f"classifier {path} cannot be read ({type(e).__name__}: {e})") from None
-    if str(state.get("format", "")) != CLASSIFIER_FORMAT:
-        raise QualityError(f"{path} is not a classifier saved by examples/train_classifier.py")
+    """(model in eval mode on the active backend, meta dict); TrainingError/QualityError if unusable."""
+    from dcgan import read_npz
+    state = read_npz(path, CLASSIFIER_FORMAT, "classifier")
     try:
         meta = json.loads(str(state["meta"]))
         model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])

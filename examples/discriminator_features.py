@@ -179,16 +179,6 @@ def per_class_list(text):
     return values
 
 
-def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
 def markdown_table(rows):
     lines = ["| labels per class | D features | raw pixels |", "| ---: | ---: | ---: |"]
     lines += [f"| {r['per_class']} | {r['d_features']:.4f} | {r['raw_pixels']:.4f} |" for r in rows]
@@ -213,7 +203,8 @@ def parser():
     p.add_argument("--batch-size", type=dcgan.positive_int, default=1000,
                    help="labelled images per update (all of them when there are fewer)")
     p.add_argument("--lr", type=dcgan.positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--weight-decay", type=non_negative_float, default=1e-3,
+    p.add_argument("--weight-decay", type=dcgan.number_type(float, lambda v: v >= 0, "0 or more"),
+                   default=1e-3,
                    help="L2 penalty on the classifier's weights")
     p.add_argument("--seed", type=int, default=0, help="seed for the choice of labelled images and the batch order")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")

@@ -171,16 +171,6 @@ def arithmetic(G, cfg, args, rng):
 
 # --------------------------------------------------------------------------- command line
 
-def probability(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
-
-
 def parser():
     p = argparse.ArgumentParser(
         prog="python -m examples.latent_space", formatter_class=dcgan.HelpFormatter,
@@ -194,7 +184,8 @@ def parser():
                    help="class names joined by + and -, e.g. Boot-Sneaker+Sandal "
                         "(default for fashion-mnist: Pullover-T-shirt+Dress)")
     p.add_argument("--n", type=dcgan.positive_int, default=2000, help="samples classified to find each class's z")
-    p.add_argument("--threshold", type=probability, default=0.9, help="classifier probability that counts as sure")
+    p.add_argument("--threshold", default=0.9, help="classifier probability that counts as sure",
+                   type=dcgan.number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1"))
     p.add_argument("--min-per-class", type=dcgan.positive_int, default=3,
                    help="confident samples a class needs for the arithmetic")
     p.add_argument("--average", type=dcgan.positive_int, default=10,

@@ -4,6 +4,9 @@ Backends: numpy always; cupy when CuPy is installed and a GPU is usable
 (skipped otherwise, with the reason); array_api_strict when installed (it
 is in requirements-test.txt, so CI always runs it).
 """
+import dataclasses
+
+import numpy as np
 import pytest
 
 from nn import backend
@@ -43,3 +46,64 @@ def pytest_terminal_summary(terminalreporter):
         worst[(be, case)] = max(err, worst.get((be, case), 0.0))
     for (be, case), err in sorted(worst.items()):
         tr.write_line(f"{be:16s} {case:44s} {err:.1e}")
+
+
+# ---------------------------------------------------------------------------- tiny MNIST-format data
+
+N_CLASSES = 10
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """A tiny MNIST-format data folder (80 train, 40 test): class k is a bright bar at a k-dependent place."""
+    from datasets import write_idx
+    root = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        labels = np.arange(n) % N_CLASSES
+        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
+            images[i, r:r + 10, c:c + 4] = 255
+        return images, labels.astype(np.uint8)
+
+    for split, n in (("train", 80), ("t10k", 40)):
+        images, labels = make(n)
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
+    return str(root)
+
+
+def _patch_mnist_checksums(mp):
+    """Our tiny files are not the published MNIST: check their IDX headers only."""
+    from datasets import load as datasets_load
+    mp.setitem(datasets_load._IDX_DATASETS, "mnist", dataclasses.replace(datasets_load.MNIST, checksums={}))
+
+
+@pytest.fixture
+def no_checksums(monkeypatch):
+    _patch_mnist_checksums(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_no_checksums():
+    mp = pytest.MonkeyPatch()
+    _patch_mnist_checksums(mp)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_mnist, tmp_path_factory):
+    """examples/train_classifier.py trained on tiny_mnist (8 epochs, a few seconds)."""
+    from examples import train_classifier
+    path = tmp_path_factory.mktemp("cls") / "cls.npz"
+    mp = pytest.MonkeyPatch()
+    _patch_mnist_checksums(mp)
+    try:
+        assert train_classifier.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(path),
+                                      "--epochs", "8", "--batch-size", "16"]) == 0
+    finally:
+        mp.undo()
+    return str(path)

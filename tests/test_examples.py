@@ -1,10 +1,9 @@
 """examples/discriminator_features.py and examples/latent_space.py, end to end on tiny data.
 
 A tiny DCGAN (nz 8, ngf = ndf = 4) trains one epoch on 80 generated MNIST-format images,
-and both examples run in-process on its checkpoint. The fixtures tiny_mnist and
-tiny_classifier are copies of tests/test_quality.py's.
+and both examples run in-process on its checkpoint (fixtures tiny_mnist, tiny_classifier and
+module_no_checksums are in conftest.py).
 """
-import dataclasses
 import json
 import re
 
@@ -14,8 +13,6 @@ from PIL import Image
 
 import dcgan
 import quality
-from datasets import load as datasets_load
-from datasets import write_idx
 from examples import discriminator_features, latent_space
 
 K = 10
@@ -24,50 +21,11 @@ K = 10
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def tiny_mnist(tmp_path_factory):
-    """A tiny MNIST-format data folder: class k is a bright square at a k-dependent place (8 per class)."""
-    root = tmp_path_factory.mktemp("mnist")
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = np.arange(n) % K
-        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
-        for i, k in enumerate(labels):
-            r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
-            images[i, r:r + 10, c:c + 4] = 255
-        return images, labels.astype(np.uint8)
-
-    for split, n in (("train", 80), ("t10k", 40)):
-        images, labels = make(n)
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
-    return str(root)
-
-
-@pytest.fixture(scope="module")
-def module_no_checksums():
-    """Our tiny files are not the published MNIST: check their IDX headers only (for the whole module)."""
-    mp = pytest.MonkeyPatch()
-    mp.setitem(datasets_load._IDX_DATASETS, "mnist", dataclasses.replace(datasets_load.MNIST, checksums={}))
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def tiny_checkpoint(tiny_mnist, module_no_checksums, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "run"
     assert dcgan.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--nz", "8",
                        "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--epochs", "1", "--no-progress"]) == 0
     return str(out / "checkpoint.npz")
-
-
-@pytest.fixture(scope="module")
-def tiny_classifier(tiny_mnist, module_no_checksums, tmp_path_factory):
-    from examples import train_classifier
-    path = tmp_path_factory.mktemp("cls") / "cls.npz"
-    assert train_classifier.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(path),
-                                  "--epochs", "8", "--batch-size", "16"]) == 0
-    return str(path)
 
 
 def one_line_error(capsys, *fragments):

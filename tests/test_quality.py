@@ -1,5 +1,4 @@
 """The sample-quality metrics on known inputs, the classifier example, and dcgan.py evaluate / --eval-every."""
-import dataclasses
 import json
 import os
 
@@ -8,8 +7,6 @@ import pytest
 
 import dcgan
 import quality
-from datasets import load as datasets_load
-from datasets import write_idx
 
 K = 10
 
@@ -56,48 +53,6 @@ def test_coverage_of_one_class_and_of_all():
 
 
 # ---------------------------------------------------------------------------- end to end on tiny data
-
-@pytest.fixture(scope="module")
-def tiny_mnist(tmp_path_factory):
-    """A tiny MNIST-format data folder: class k is a bright square at a k-dependent place."""
-    root = tmp_path_factory.mktemp("mnist")
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = np.arange(n) % K
-        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
-        for i, k in enumerate(labels):
-            r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
-            images[i, r:r + 10, c:c + 4] = 255
-        return images, labels.astype(np.uint8)
-
-    for split, n in (("train", 80), ("t10k", 40)):
-        images, labels = make(n)
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
-    return str(root)
-
-
-@pytest.fixture
-def no_checksums(monkeypatch):
-    """Our tiny files are not the published MNIST: check their IDX headers only."""
-    monkeypatch.setitem(datasets_load._IDX_DATASETS, "mnist",
-                        dataclasses.replace(datasets_load.MNIST, checksums={}))
-
-
-@pytest.fixture(scope="module")
-def tiny_classifier(tiny_mnist, tmp_path_factory):
-    from examples import train_classifier
-    mp = pytest.MonkeyPatch()
-    mp.setitem(datasets_load._IDX_DATASETS, "mnist", dataclasses.replace(datasets_load.MNIST, checksums={}))
-    path = tmp_path_factory.mktemp("cls") / "cls.npz"
-    try:
-        assert train_classifier.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(path),
-                                      "--epochs", "8", "--batch-size", "16"]) == 0
-    finally:
-        mp.undo()
-    return str(path)
-
 
 def test_classifier_example_learns_and_reports(tiny_classifier, capsys):
     model, meta = quality.load_classifier(tiny_classifier)

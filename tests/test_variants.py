@@ -8,7 +8,6 @@ from PIL import Image
 import dcgan
 import nn
 from nn import backend
-from test_quality import no_checksums, tiny_mnist  # noqa: F401  (fixtures: 80 train images, 10 classes)
 
 TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--no-progress"]
 
