@@ -56,7 +56,7 @@ def time_steps(trainer, steps):
     for _ in range(steps):
         sync()
         t = time.perf_counter()
-        trainer.step(trainer.next_batch())
+        trainer.step(*trainer.next_batch())
         sync()
         times.append(time.perf_counter() - t)
     return times
@@ -224,7 +224,7 @@ def torch_step_time(size, nc, batch, steps, warmup, threads, device):
     return statistics.median(times)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description="Benchmark DCGAN train steps.")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median reported)")
@@ -233,7 +233,7 @@ def main():
                         help="CPU threads (BLAS and PyTorch); set OMP_NUM_THREADS before start for BLAS")
     parser.add_argument("--cases", default="all", help="comma list like 32x128,64x64 (size x batch)")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     dcgan.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
     cases = CASES if args.cases == "all" else [
         c for c in CASES if f"{c[0]}x{c[2]}" in args.cases.split(",")]

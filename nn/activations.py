@@ -35,7 +35,8 @@ class LeakyReLU(Module):
         a = self.negative_slope
         d = xp.astype(x > 0, x.dtype)              # 1 where x > 0, else 0
         if a:
-            d = d * (1.0 - a) + a                  # 1 where x > 0, else a
+            d *= 1.0 - a                           # in place (d is ours): 1 where x > 0, else a
+            d += a
         self._save(d)
         return x * d
 

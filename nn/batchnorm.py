@@ -75,9 +75,12 @@ class _BatchNorm(Module):
             xc = x - shape(self.running_mean)
             var = shape(self.running_var)
         inv_std = 1.0 / xp.sqrt(var + self.eps)
-        xhat = xc * inv_std
+        xc *= inv_std                                  # in place: xc is ours, and now it is xhat
+        xhat = xc
         self._save(xhat, inv_std, self.training)
-        return xhat * shape(self.weight.data) + shape(self.bias.data)
+        y = xhat * shape(self.weight.data)
+        y += shape(self.bias.data)
+        return y
 
     def backward(self, dy):
         xp = backend.xp()
@@ -92,7 +95,11 @@ class _BatchNorm(Module):
         if not training:
             return dy * k
         m = dy.size // dy.shape[1]
-        return dy * k - (k * dbeta / m + xhat * (k * dgamma / m))
+        correction = xhat * (k * dgamma / m)
+        correction += k * dbeta / m
+        dx = dy * k
+        dx -= correction
+        return dx
 
 
 class BatchNorm2d(_BatchNorm):

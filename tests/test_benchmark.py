@@ -1,0 +1,17 @@
+"""benchmarks/bench_step.py runs and prints what it promises (a smoke test: no timing is asserted)."""
+import json
+
+from benchmarks import bench_step
+
+
+def test_bench_step_prints_one_json_line_per_case(capsys):
+    bench_step.main(["--steps", "1", "--warmup", "0", "--cases", "32x64"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["image_size"] == 32 and result["batch"] == 64
+    for key in ("images_per_s", "s_per_step", "breakdown_s", "gflop_per_s", "sgemm_gflop_per_s",
+                "fraction_of_sgemm"):
+        assert key in result
+    assert {"gemm", "im2col", "col2im", "batchnorm", "activations", "loss", "adam", "other"} <= set(result["breakdown_s"])
+    assert result["breakdown_s"]["gemm"] > 0 and result["s_per_step"] > 0
