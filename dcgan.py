@@ -264,7 +264,8 @@ def checkpoint_config(state):
 def load_models(state, path="checkpoint"):
     """Build G and D from a checkpoint's config and load their weights (any backend)."""
     cfg = checkpoint_config(state)
-    G, D = build_models(cfg)
+    with backend.preserved_rng():                        # the weights come from the checkpoint
+        G, D = build_models(cfg)
     for name, model in (("G", G), ("D", D)):
         try:
             model.load_state_dict(_unprefixed(name, state))

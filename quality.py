@@ -82,7 +82,8 @@ def load_classifier(path):
     state = read_npz(path, CLASSIFIER_FORMAT, "classifier")
     try:
         meta = json.loads(str(state["meta"]))
-        model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])
+        with backend.preserved_rng():                    # its weights come from the file
+            model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])
         model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
     except (KeyError, ValueError, TypeError) as e:
         raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None

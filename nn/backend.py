@@ -192,6 +192,21 @@ def set_rng_state(state):
     _rng.bit_generator.state = state
 
 
+class preserved_rng:
+    """``with backend.preserved_rng(): ...`` gives back every draw the block made.
+
+    For building a model whose weights are about to be overwritten by a
+    checkpoint: construction draws initial weights, and those draws must not
+    shift the random numbers a training run sees afterwards.
+    """
+
+    def __enter__(self):
+        self.state = get_rng_state()
+
+    def __exit__(self, *exc):
+        set_rng_state(self.state)
+
+
 def randn(shape, std=1.0, mean=0.0, dtype=None):
     """Normal draws from the host generator, returned on the active device (float32 by default)."""
     host = _rng.standard_normal(shape) * std + mean

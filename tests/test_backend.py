@@ -91,3 +91,12 @@ def test_concat(xp_backend):
     c = backend.concat([a, b], axis=1)
     assert tuple(c.shape) == (2, 3, 3) and c.dtype == backend.xp().float32
     np.testing.assert_array_equal(backend.to_numpy(c)[:, 0], 1)
+
+
+def test_preserved_rng_gives_draws_back():
+    backend.seed(5)
+    with backend.preserved_rng():
+        backend.randn((10,))
+    a = backend.to_numpy(backend.randn((3,)))
+    backend.seed(5)
+    np.testing.assert_array_equal(backend.to_numpy(backend.randn((3,))), a)

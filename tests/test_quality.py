@@ -124,3 +124,16 @@ def test_evaluate_errors(tiny_classifier, tmp_path, capsys):
         dcgan.main(["evaluate", "--classifier", tiny_classifier])          # neither --checkpoint nor --samples
     assert dcgan.main(["--eval-every", "1", "--out", str(tmp_path / "r")]) == 1
     assert "--eval-every needs --classifier" in capsys.readouterr().err
+
+
+def test_eval_every_leaves_the_training_run_unchanged(tiny_mnist, tiny_classifier, no_checksums, tmp_path):
+    """Scoring during training has its own random numbers: the weights match a run without it."""
+    common = ["--dataset", "mnist", "--data-dir", tiny_mnist, "--nz", "8", "--ngf", "4", "--ndf", "4",
+              "--batch-size", "16", "--epochs", "2", "--no-progress"]
+    assert dcgan.main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert dcgan.main(common + ["--out", str(tmp_path / "scored"), "--classifier", tiny_classifier,
+                                "--eval-every", "1", "--eval-n", "20"]) == 0
+    with np.load(tmp_path / "plain/checkpoint.npz") as a, np.load(tmp_path / "scored/checkpoint.npz") as b:
+        for k in a.files:
+            if k.startswith(("G/", "D/")):
+                np.testing.assert_array_equal(a[k], b[k], err_msg=k)
