@@ -1,10 +1,12 @@
-"""Train a DCGAN with the hand-written layers of nn/, and generate images from it.
+"""Train a DCGAN with the hand-written layers of nn/, generate images from it, measure them.
 
     python dcgan.py                                   # MNIST, NumPy, 25 epochs, into runs/mnist
     python dcgan.py --backend cupy                    # the same on a GPU
     python dcgan.py --dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist --epochs 3
     python dcgan.py --resume runs/mnist --epochs 30   # continue a run (epochs count the total)
+    python dcgan.py --conditional | --per-class | --head linear | --label-smoothing | --instance-noise 0.1
     python dcgan.py generate --checkpoint runs/mnist/checkpoint.npz --n 64 --out samples/
+    python dcgan.py evaluate --checkpoint runs/mnist/checkpoint.npz --classifier cls.npz
 
 The recipe is the paper's (Radford, Metz & Chintala 2015) and PyTorch's DCGAN
 example's: Adam(2e-4, beta1 0.5), batch 128, z ~ N(0, I) of 100 dims, weights
