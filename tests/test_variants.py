@@ -44,10 +44,13 @@ def test_conditional_shapes_grid_and_generate(tiny_mnist, no_checksums, tmp_path
     assert "knows classes 0..9" in capsys.readouterr().err
 
 
-def test_conditional_resume_is_exact(tiny_mnist, no_checksums, tmp_path):
-    assert run(tiny_mnist, tmp_path / "a", "--conditional", "--max-steps", "7") == 0
-    assert run(tiny_mnist, tmp_path / "b", "--conditional", "--max-steps", "3") == 0
-    assert dcgan.main(["--resume", str(tmp_path / "b"), "--max-steps", "7", "--no-progress"]) == 0
+@pytest.mark.parametrize("flags", [["--conditional"], ["--instance-noise", "0.3", "--label-smoothing"]],
+                         ids=["conditional", "noise+smoothing"])
+def test_variant_resume_is_exact(tiny_mnist, no_checksums, tmp_path, flags):
+    """7 steps straight == 3 steps + resume to 7 (the noise schedule and label draws included)."""
+    assert run(tiny_mnist, tmp_path / "a", *flags, "--epochs", "3", "--max-steps", "7") == 0
+    assert run(tiny_mnist, tmp_path / "b", *flags, "--epochs", "3", "--max-steps", "3") == 0
+    assert dcgan.main(["--resume", str(tmp_path / "b"), "--epochs", "3", "--max-steps", "7", "--no-progress"]) == 0
     a, b = ckpt_arrays(tmp_path / "a/checkpoint.npz"), ckpt_arrays(tmp_path / "b/checkpoint.npz")
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
@@ -153,3 +156,22 @@ def test_variant_flag_errors(flags, code, message, tmp_path, capsys):
         result = e.code
     assert result == code
     assert message in capsys.readouterr().err
+
+
+def test_rgb_image_folder_at_64(tmp_path):
+    """A folder of colour images of mixed sizes trains at 64x64 (the folder default) and samples RGB."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        size = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8), "RGB").save(folder / f"{i}.png")
+    out = tmp_path / "run"
+    assert dcgan.main(["--dataset", "folder", "--data-dir", str(folder), "--out", str(out), *TINY,
+                       "--batch-size", "8", "--epochs", "1"]) == 0
+    cfg = dcgan.checkpoint_config(dcgan.load_checkpoint(str(out / "checkpoint.npz")))
+    assert cfg["image_size"] == 64 and cfg["nc"] == 3
+    grid = Image.open(out / "samples/epoch_001.png")
+    assert grid.mode == "RGB" and grid.size == (8 * 66 + 2, 8 * 66 + 2)
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "g")]) == 0
+    assert np.load(tmp_path / "g/samples.npy").shape == (2, 3, 64, 64)
