@@ -27,12 +27,14 @@ gradient and return None (a network's first layer: nobody wants d/dimage).
 Names, state_dict
 -----------------
 ``named_parameters()`` lists every Parameter of a model by a dotted name
-("0.weight", "3.running_mean" for buffers), children first in the order
+("0.weight", "3.running_mean" for buffers): a module's own first, then its children's in the order
 they were assigned. ``state_dict()`` turns parameters and buffers (e.g.
 BatchNorm running statistics) into a plain dict of host NumPy arrays, and
 ``load_state_dict`` copies such a dict back onto the active backend, so a
 checkpoint written on the GPU loads on the CPU and vice versa.
 """
+import math
+
 import numpy as np
 
 from . import backend
@@ -131,7 +133,7 @@ class Module:
         return [(n, p.grad) for n, p in self.named_parameters()]
 
     def num_parameters(self):
-        return sum(int(np.prod(p.shape)) for p in self.parameters())
+        return sum(math.prod(p.shape) for p in self.parameters())
 
     # -- modes and gradients ------------------------------------------------
     def train(self, mode=True):
