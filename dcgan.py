@@ -525,13 +525,15 @@ def train(cfg, resume_state=None, progress=True, data=None):
     if len(images) < cfg["batch_size"]:
         raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg['batch_size']}")
     trainer = Trainer(cfg, images, labels)
-    scorer = None
+    score_samples = None                                  # --eval-every: scores samples of G
     if cfg.get("eval_every"):
         scorer, _ = quality.make_scorer(cfg["classifier"], cfg["dataset"], cfg["data_dir"], cfg["image_size"],
                                         cfg["nc"], cfg["eval_n"])
         eval_rng = np.random.default_rng(cfg["seed"] + 2)               # its own generator: training is unchanged
         eval_noise = eval_rng.standard_normal((cfg["eval_n"], cfg["nz"], 1, 1)).astype(np.float32)
         eval_labels = eval_rng.integers(0, trainer.n_classes, cfg["eval_n"]) if trainer.n_classes else None
+        score_samples = lambda: scorer(sample(trainer.G, eval_noise, labels=eval_labels,  # noqa: E731
+                                              n_classes=trainer.n_classes))
     run = Run(cfg["out"])
     if resume_state is not None:
         trainer.load_state(resume_state, run.checkpoint)
@@ -542,14 +544,10 @@ def train(cfg, resume_state=None, progress=True, data=None):
     if trainer.step_count == 0:
         run.save_grid(trainer, 0)
 
-    evaluate = None
-    if scorer:
-        def evaluate():
-            return scorer(sample(trainer.G, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
     with StopRequest() as stop:
         while trainer.epoch < cfg["epochs"] and trainer.step_count < (cfg["max_steps"] or math.inf) \
                 and not stop.requested:
-            train_epoch(trainer, run, stop, progress, evaluate)
+            train_epoch(trainer, run, stop, progress, score_samples)
             save_checkpoint(run.checkpoint, trainer.state())
             run.plot_losses()
         trainer.interrupted = stop.requested
@@ -559,12 +557,12 @@ def train(cfg, resume_state=None, progress=True, data=None):
     return trainer
 
 
-def train_epoch(trainer, run, stop, progress=True, evaluate=None):
+def train_epoch(trainer, run, stop, progress=True, score_samples=None):
     """Train to the end of the current epoch (or to --max-steps, or a Ctrl-C).
 
     Every --log-every steps the summed statistics are copied to the host once,
     checked for NaN/inf and written as a metrics.csv row. At the epoch's end:
-    the quality score (``evaluate``, if --eval-every says so), the summary
+    the quality score (``score_samples``, if --eval-every says so), the summary
     line, the sample grid and the GIF.
     """
     cfg = trainer.cfg
@@ -596,8 +594,8 @@ def train_epoch(trainer, run, stop, progress=True, evaluate=None):
         row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}", "loss_g": f"{mean[1]:.5f}",
                "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
                "images_per_s": f"{n_sum * cfg['batch_size'] / max(now - t_log, 1e-9):.1f}"}
-        if epoch_done and evaluate and epoch % cfg["eval_every"] == 0:
-            scored = evaluate()
+        if epoch_done and score_samples and epoch % cfg["eval_every"] == 0:
+            scored = score_samples()
             row["fcd"] = f"{scored['fcd']:.4f}"
             note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
                     f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
@@ -905,7 +903,7 @@ def generate(args):
     if model.classes and args.class_index is None:
         rows = [model.generate(8, np.random.default_rng(args.seed), args.bn_stats, k)[0] for k in model.classes]
         save_png(image_grid(np.concatenate(rows)), os.path.join(args.out, "classes.png"))
-        print(f"wrote classes.png: one row per class")
+        print("wrote classes.png: one row per class")
     if args.interpolate:
         if model.per_class:
             raise TrainingError("--interpolate needs one generator: pass a class's checkpoint "
@@ -974,22 +972,29 @@ def train_main(args):
     train(cfg, resume_state, progress=not args.no_progress)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+USER_ERRORS = (TrainingError, quality.QualityError, datasets.DatasetError, backend.BackendError)
+
+
+def run_command(command, args):
+    """Run ``command(args)`` as a program: a user error is one line on stderr and exit code 1."""
     try:
-        if argv[:1] == ["generate"]:
-            generate(generate_parser().parse_args(argv[1:]))
-        elif argv[:1] == ["evaluate"]:
-            evaluate(evaluate_parser().parse_args(argv[1:]))
-        else:
-            train_main(train_parser().parse_args(argv[1:] if argv[:1] == ["train"] else argv))
-    except (TrainingError, quality.QualityError, datasets.DatasetError, backend.BackendError) as e:
+        command(args)
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["generate"]:
+        return run_command(generate, generate_parser().parse_args(argv[1:]))
+    if argv[:1] == ["evaluate"]:
+        return run_command(evaluate, evaluate_parser().parse_args(argv[1:]))
+    return run_command(train_main, train_parser().parse_args(argv[1:] if argv[:1] == ["train"] else argv))
 
 
 if __name__ == "__main__":

@@ -177,7 +177,6 @@ def torch_step_time(size, nc, batch, steps, warmup, threads, device):
     import torch.nn as tnn
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    ngf = ndf = 64
     n = int(np.log2(size)) - 2
     widths = [64 * 2 ** i for i in reversed(range(n))]
     g_layers = [tnn.ConvTranspose2d(100, widths[0], 4, 1, 0, bias=False), tnn.BatchNorm2d(widths[0]), tnn.ReLU(True)]

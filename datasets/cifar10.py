@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import download
+from .download import download_to_cache
 from .errors import DatasetError
 from .hashing import md5_file
 
@@ -63,16 +63,10 @@ def _read_local(data_dir, names, checksums):
 
 def _cached_tarball(cache_dir, mirrors, checksums):
     """Path of the tarball in the cache, downloading it first if needed."""
-    if TARBALL not in checksums:
-        raise DatasetError(f"no checksum known for {TARBALL}; cannot verify a download")
-    urls = [mirror.rstrip("/") + "/" + TARBALL for mirror in mirrors]
-    try:
-        return download(urls, cache_dir / TARBALL, checksums[TARBALL])
-    except DatasetError as err:
-        where = urls[0] if urls else "the CIFAR-10 website"
-        raise DatasetError(
-            f"{err}. To use CIFAR-10 without internet access, download {where} "
-            f"and pass --data-dir DIR pointing at the folder that holds it") from None
+    where = mirrors[0].rstrip("/") + "/" + TARBALL if mirrors else "the CIFAR-10 website"
+    return download_to_cache(TARBALL, cache_dir, mirrors, checksums,
+                             f"To use CIFAR-10 without internet access, download {where} "
+                             f"and pass --data-dir DIR pointing at the folder that holds it")
 
 
 def _read_tarball(tarball, names):

@@ -21,6 +21,21 @@ TIMEOUT_S = 30.0
 _CHUNK = 1 << 20  # 1 MiB
 
 
+def download_to_cache(name, cache_dir, mirrors, checksums, offline_advice):
+    """``cache_dir/name``, downloaded from the first of ``mirrors`` (base URLs) that works if missing.
+
+    ``checksums[name]`` must be known: nothing unverified is ever kept. If every
+    mirror fails, the DatasetError ends with ``offline_advice`` (how to do without).
+    """
+    if name not in checksums:
+        raise DatasetError(f"no checksum known for {name}; cannot verify a download")
+    urls = [mirror.rstrip("/") + "/" + name for mirror in mirrors]
+    try:
+        return download(urls, Path(cache_dir) / name, checksums[name])
+    except DatasetError as err:
+        raise DatasetError(f"{err}. {offline_advice}") from None
+
+
 def download(url_list, dest_path, md5, timeout=TIMEOUT_S):
     """Fetch ``dest_path`` from the first URL in ``url_list`` that works.
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import download
+from .download import download_to_cache
 from .errors import DatasetError
 from .hashing import md5_bytes
 from .idx import gunzip, is_gzip, read_idx
@@ -148,18 +148,11 @@ def _read_local(path, checksums):
 
 def _cached_file(dataset, cache_dir, name, mirrors, checksums):
     """Path of ``name.gz`` in the cache, downloading it first if needed."""
-    archive = f"{name}.gz"
-    if archive not in checksums:
-        raise DatasetError(f"no checksum known for {archive}; cannot verify a download")
-    urls = [mirror.rstrip("/") + "/" + archive for mirror in mirrors]
-    try:
-        return download(urls, cache_dir / archive, checksums[archive])
-    except DatasetError as err:
-        where = mirrors[0] if mirrors else "the dataset's website"
-        raise DatasetError(
-            f"{err}. To use {dataset.title} without internet access, download "
-            f"{', '.join(ALL_ARCHIVES)} from {where} and pass --data-dir DIR "
-            f"pointing at the folder that holds them") from None
+    where = mirrors[0] if mirrors else "the dataset's website"
+    return download_to_cache(f"{name}.gz", cache_dir, mirrors, checksums,
+                             f"To use {dataset.title} without internet access, download "
+                             f"{', '.join(ALL_ARCHIVES)} from {where} and pass --data-dir DIR "
+                             f"pointing at the folder that holds them")
 
 
 def _check_shapes(images, labels, images_path, labels_path):

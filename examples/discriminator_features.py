@@ -259,13 +259,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        run(args)
-    except (dcgan.TrainingError, datasets.DatasetError, backend.BackendError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return dcgan.run_command(run, parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ import numpy as np
 
 import dcgan
 import quality
-from nn import backend
 
 GRID = 8                   # the walk is GRID x GRID images
 NEIGHBOURS = 7             # noisy copies per arithmetic row, after the vector's own image
@@ -215,13 +214,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        run(args)
-    except (dcgan.TrainingError, quality.QualityError, backend.BackendError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return dcgan.run_command(run, parser().parse_args(argv))
 
 
 if __name__ == "__main__":

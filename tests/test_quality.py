@@ -1,6 +1,5 @@
 """The sample-quality metrics on known inputs, the classifier example, and dcgan.py evaluate / --eval-every."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """The seeds' variants: conditional and per-class DCGANs, the linear head, label smoothing, instance noise."""
-import os
 
 import numpy as np
 import pytest
