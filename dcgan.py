@@ -194,8 +194,7 @@ def sample(G, z, bn_stats="batch", chunk=512, labels=None, n_classes=0):
             if labels is not None:
                 zc = with_labels(zc, labels[a:b], n_classes)
             out.append(backend.to_numpy(G.forward(zc)))
-    for m in G.modules():
-        m._cache = None                                    # nothing will backpropagate through this
+    G.clear_cache()                                        # nothing will backpropagate through this
     G.train(was_training)
     return np.concatenate(out).astype(np.float32)
 
@@ -527,8 +526,8 @@ def train(cfg, resume_state=None, progress=True, data=None):
     trainer = Trainer(cfg, images, labels)
     score_samples = None                                  # --eval-every: scores samples of G
     if cfg.get("eval_every"):
-        scorer, _ = quality.make_scorer(cfg["classifier"], cfg["dataset"], cfg["data_dir"], cfg["image_size"],
-                                        cfg["nc"], cfg["eval_n"])
+        scorer = quality.make_scorer(quality.load_classifier(cfg["classifier"]), cfg["dataset"], cfg["data_dir"],
+                                     cfg["image_size"], cfg["nc"], cfg["eval_n"])
         eval_rng = np.random.default_rng(cfg["seed"] + 2)               # its own generator: training is unchanged
         eval_noise = eval_rng.standard_normal((cfg["eval_n"], cfg["nz"], 1, 1)).astype(np.float32)
         eval_labels = eval_rng.integers(0, trainer.n_classes, cfg["eval_n"]) if trainer.n_classes else None
@@ -851,11 +850,11 @@ def evaluate(args):
         images, _ = model.generate(args.n, np.random.default_rng(args.seed), args.bn_stats)
     else:
         images = load_samples(args.samples)
-    cls_meta = quality.load_classifier(args.classifier)[1]
+    classifier = quality.load_classifier(args.classifier)
+    cls_meta = classifier[1]
     dataset = args.dataset or (cfg["dataset"] if cfg else cls_meta["dataset"])
     data_dir = args.data_dir or (cfg["data_dir"] if cfg else None) or cls_meta.get("data_dir")
-    scorer, meta = quality.make_scorer(args.classifier, dataset, data_dir, images.shape[2], images.shape[1],
-                                       len(images))
+    scorer = quality.make_scorer(classifier, dataset, data_dir, images.shape[2], images.shape[1], len(images))
     result = scorer(images)
     result["dataset"] = dataset
     print(quality.format_table(result, quality.CLASS_NAMES.get(dataset)))

@@ -77,7 +77,7 @@ def save_classifier(path, model, meta):
 
 
 def load_classifier(path):
-    """(model in eval mode on the active backend, meta dict); TrainingError/QualityError if unusable."""
+    """(model in eval mode on the active backend, meta dict with "path" added); TrainingError/QualityError if unusable."""
     from dcgan import read_npz
     state = read_npz(path, CLASSIFIER_FORMAT, "classifier")
     try:
@@ -87,6 +87,7 @@ def load_classifier(path):
         model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
     except (KeyError, ValueError, TypeError) as e:
         raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None
+    meta["path"] = path
     return model.eval(), meta
 
 
@@ -104,8 +105,7 @@ def classify(model, images, chunk=200):
         p = nn.softmax(model.head.forward(f))
         feats.append(backend.to_numpy(f).astype(np.float64))
         probs.append(backend.to_numpy(p).astype(np.float64))
-    for m in model.modules():
-        m._cache = None
+    model.clear_cache()
     return np.concatenate(feats), np.concatenate(probs)
 
 
@@ -171,10 +171,12 @@ class Scorer:
         return result
 
 
-def make_scorer(classifier_path, dataset, data_dir, image_size, nc, n_floor):
-    """Load the classifier and the real data it compares against; QualityError on any mismatch."""
+def make_scorer(classifier, dataset, data_dir, image_size, nc, n_floor):
+    """A Scorer for ``classifier`` (what ``load_classifier`` returned) and the real data it compares
+    against; QualityError if the classifier does not fit the images to score."""
     import datasets
-    model, meta = load_classifier(classifier_path)
+    model, meta = classifier
+    classifier_path = meta["path"]
     if dataset not in ("mnist", "fashion-mnist"):
         raise QualityError(f"quality is measured on mnist or fashion-mnist, not {dataset}")
     if meta["dataset"] != dataset:
@@ -185,7 +187,7 @@ def make_scorer(classifier_path, dataset, data_dir, image_size, nc, n_floor):
                            f"{meta['image_size']} images, these are {nc}x{image_size}x{image_size}")
     real_test, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="test")
     real_train, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="train")
-    return Scorer(model, real_test, real_train, n_floor), meta
+    return Scorer(model, real_test, real_train, n_floor)
 
 
 def format_table(result, class_names=None):

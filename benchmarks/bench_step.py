@@ -69,11 +69,10 @@ def conv_flops_per_step(trainer, batch):
         for layer in model.layers:
             y = layer.forward(x)
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                big, small = (y, x) if isinstance(layer, nn.Conv2d) else (x, y)
+                big = y if isinstance(layer, nn.Conv2d) else x      # the side the kernel slides over
                 total += 2 * np.prod(layer.weight.shape) * big.shape[0] * big.shape[2] * big.shape[3]
             x = y
-        for m in model.modules():
-            m._cache = None
+        model.clear_cache()
         return total, x
     g, fake = forward_flops(trainer.G, backend.randn((batch, 100, 1, 1)))
     d, _ = forward_flops(trainer.D, fake)

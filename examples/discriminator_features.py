@@ -69,8 +69,7 @@ def discriminator_features(D, images, chunk=CHUNK):
                 a = backend.to_numpy(x)
                 pooled.append(pool_to_grid(a).reshape(len(a), -1))     # (n, C_l * 16)
         out.append(np.concatenate(pooled, axis=1).astype(np.float32))
-    for m in D.modules():
-        m._cache = None                                                # nothing will backpropagate
+    D.clear_cache()                                                    # nothing will backpropagate
     return np.concatenate(out)
 
 
@@ -144,7 +143,7 @@ def accuracy(model, x, y, chunk=2000):
     for i in range(0, len(x), chunk):
         logits = backend.to_numpy(model.forward(backend.to_device(x[i:i + chunk])))
         correct += int(np.sum(np.argmax(logits, axis=1) == y[i:i + chunk]))
-    model._cache = None
+    model.clear_cache()
     return correct / len(x)
 
 

@@ -90,6 +90,11 @@ class Module:
     def _save(self, *cache):
         self._cache = cache
 
+    def clear_cache(self):
+        """Drop what forward kept for backward, here and below: after inference-only forwards."""
+        for m in self.modules():
+            m._cache = None
+
     def _pop(self):
         """Return (and drop) what the last forward saved; a second backward is an error."""
         if self._cache is None:

@@ -112,7 +112,7 @@ def test_state_dict_round_trip_across_backends(xp_backend):
     backend.seed(1)
     src = tiny_model()
     src.forward(backend.randn((4, 1, 8, 8)))         # move the BN running stats
-    src._cache = None
+    src.clear_cache()
     state = src.state_dict()
     assert all(isinstance(v, np.ndarray) for v in state.values())
     x = np.random.default_rng(5).standard_normal((2, 1, 8, 8)).astype(np.float32)
@@ -231,3 +231,13 @@ def test_sequential_stops_at_a_layer_without_input_grad():
     y = model.forward(backend.randn((2, 1, 6, 6)))
     assert model.backward(backend.randn(tuple(y.shape))) is None
     assert model[0].weight.grad is not None
+
+
+def test_clear_cache_reaches_every_submodule():
+    model = tiny_model()
+    model.forward(backend.randn((2, 1, 8, 8)))
+    assert all(m._cache is not None for m in model.layers)
+    model.clear_cache()
+    assert all(m._cache is None for m in model.modules())
+    with pytest.raises(RuntimeError, match="without a matching forward"):
+        model.backward(backend.randn((2, 3)))
