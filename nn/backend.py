@@ -11,7 +11,9 @@ imports NumPy itself, so the same layer code runs on
 
 The namespaces are used through the array API standard subset
 (``xp.matmul``, ``xp.permute_dims``, ``xp.reshape``, ``xp.sum(..., axis=...)``),
-which NumPy 2, CuPy 13+ and ``array_api_strict`` all provide.
+which NumPy 2, CuPy 14.1+ and ``array_api_strict`` provide; for CuPy 13.2 to
+14.0, which have some of these functions only under older names,
+``compat.fill_gaps`` fills them in. Older CuPy is refused with one line.
 
 Randomness always comes from one host-side NumPy ``Generator`` (``rng()``) and
 is copied to the device with ``to_device``: the same seed draws the same
@@ -27,9 +29,12 @@ Usage::
     y = backend.to_numpy(x)                   # back to host NumPy
 """
 import ctypes
+import re
 import sys
 
 import numpy as np
+
+from .compat import fill_gaps
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 
@@ -38,7 +43,10 @@ class BackendError(RuntimeError):
     """The requested backend cannot be used on this machine (one-line reason)."""
 
 
+MIN_CUPY = (13, 2)          # the oldest CuPy that imports next to NumPy 2 (see requirements-gpu.txt)
+
 _active = {"name": "numpy", "xp": np}
+_stand_ins = {}             # backend name -> namespace, for tests (see ``stand_in``)
 _rng = np.random.default_rng(0)
 
 
@@ -50,6 +58,16 @@ def _import_cupy():
         raise BackendError(
             "backend 'cupy' asked for, but CuPy is not installed "
             f"({e}); install it with: pip install -r requirements-gpu.txt") from None
+    except Exception as e:         # e.g. CuPy 13.0 with NumPy 2: AttributeError: np.float_ was removed
+        raise BackendError(
+            f"backend 'cupy' asked for, but CuPy cannot be imported next to NumPy {np.__version__} "
+            f"({type(e).__name__}: {e}); install CuPy {MIN_CUPY[0]}.{MIN_CUPY[1]} or newer: "
+            "pip install -r requirements-gpu.txt") from None
+    version = getattr(cupy, "__version__", "")
+    if parse_release(version) < MIN_CUPY:
+        raise BackendError(
+            f"CuPy {version} is too old: this project needs CuPy {MIN_CUPY[0]}.{MIN_CUPY[1]} or newer "
+            "(pip install -U -r requirements-gpu.txt)")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
         if n == 0:
@@ -59,6 +77,12 @@ def _import_cupy():
         raise BackendError(
             f"backend 'cupy' asked for, CuPy is installed, but no GPU is usable: {e}") from None
     return cupy
+
+
+def parse_release(version):
+    """'13.6.0' -> (13, 6); '14.0.0rc1' -> (14, 0); unreadable -> (0, 0)."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return tuple(int(g) for g in match.groups()) if match else (0, 0)
 
 
 def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=1 << 30, top_pad=256 << 20):
@@ -83,6 +107,13 @@ def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=1 << 30, top_pad=2
 
 
 def _import(name):
+    """The namespace for backend ``name``, with any array-API names it lacks filled in."""
+    if name in _stand_ins:
+        return fill_gaps(_stand_ins[name])
+    return fill_gaps(_import_module(name))
+
+
+def _import_module(name):
     if name == "numpy":
         return np
     if name == "cupy":
@@ -101,6 +132,29 @@ def use(name):
     _active["xp"] = _import(name)
     _active["name"] = name
     return _active["xp"]
+
+
+class stand_in:
+    """``with backend.stand_in("cupy", namespace): ...``: inside, backend "cupy" means ``namespace``.
+
+    For tests that have no GPU: a NumPy namespace cut down to exactly the names
+    a CuPy release offers stands in for CuPy, and goes through ``fill_gaps``
+    like the real one would.
+    """
+
+    def __init__(self, name, namespace):
+        self.name, self.namespace = name, namespace
+
+    def __enter__(self):
+        self.previous = _stand_ins.get(self.name)
+        _stand_ins[self.name] = self.namespace
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is None:
+            del _stand_ins[self.name]
+        else:
+            _stand_ins[self.name] = self.previous
 
 
 def available(name):
@@ -131,20 +185,21 @@ def to_device(a, dtype=None):
     """Copy a host array (or anything NumPy accepts) to the active backend.
 
     Floating-point input becomes float32 unless ``dtype`` says otherwise;
-    integer and boolean input keeps its dtype.
+    integer and boolean input keeps its dtype. Always a copy, on NumPy too:
+    the result may be updated in place (parameters, optimizer moments) and
+    must not change the caller's array.
     """
     host = np.asarray(a)
     if dtype is None and host.dtype.kind == "f":
         dtype = np.float32
-    if dtype is not None:
-        host = host.astype(np.dtype(dtype_name(dtype)), copy=False)
+    host = np.array(host, dtype=None if dtype is None else np.dtype(dtype_name(dtype)))   # the copy
     return _active["xp"].asarray(host)
 
 
 def to_numpy(a):
     """Copy an array of any backend to a host NumPy array."""
-    if isinstance(a, np.ndarray):
-        return a
+    if isinstance(a, (np.ndarray, np.generic)):
+        return np.asarray(a)
     if hasattr(a, "get"):          # cupy.ndarray
         return a.get()
     return np.from_dlpack(a)       # array_api_strict and other DLPack arrays on the CPU
@@ -163,18 +218,17 @@ def dtype_name(dtype):
 
 
 def concat(arrays, axis=0):
-    """Join arrays along an axis: ``xp.concat`` (array API name; NumPy 2, CuPy 13+), else ``xp.concatenate``."""
-    xp = _active["xp"]
-    join = getattr(xp, "concat", None) or xp.concatenate
-    return join(list(arrays), axis=axis)
+    """Join arrays along an axis (``xp.concat``)."""
+    return _active["xp"].concat(list(arrays), axis=axis)
 
 
 def seed(n):
     """Seed every source of randomness the library uses (the host generator, and CuPy's if active)."""
     global _rng
     _rng = np.random.default_rng(n)
-    if _active["name"] == "cupy":
-        _active["xp"].random.seed(n)
+    device_random = getattr(_active["xp"], "random", None)
+    if _active["name"] == "cupy" and device_random is not None:
+        device_random.seed(n)
 
 
 def rng():

@@ -1,7 +1,8 @@
 """Cross-entropy losses. Each call returns ``(loss, dloss/dinput)``.
 
 The loss is the mean over all elements, as a 0-d array on the active device
-(no host transfer: call ``float(loss)`` only where you log it). ``target`` is
+(no host transfer: call ``float(loss)`` only where you log it; NumPy's
+reductions return scalars, so the result goes through ``xp.asarray``). ``target`` is
 an array of the input's shape or a number (1.0 = real, 0.0 = fake, 0.9 for
 one-sided label smoothing).
 
@@ -36,7 +37,7 @@ class BCEWithLogits:
     def __call__(self, x, target):
         xp = backend.xp()
         n = x.size
-        loss = xp.mean(xp.maximum(x, 0.0) - x * target + xp.log1p(xp.exp(-xp.abs(x))))
+        loss = xp.asarray(xp.mean(xp.maximum(x, 0.0) - x * target + xp.log1p(xp.exp(-xp.abs(x)))))
         grad = (sigmoid(x) - target) / n
         return loss, grad
 
@@ -49,7 +50,7 @@ class BCE:
         xp = backend.xp()
         n = p.size
         pc = xp.clip(p, self.eps, 1.0 - self.eps)
-        loss = -xp.mean(target * xp.log(pc) + (1.0 - target) * xp.log(1.0 - pc))
+        loss = xp.asarray(-xp.mean(target * xp.log(pc) + (1.0 - target) * xp.log(1.0 - pc)))
         inside = (p > self.eps) & (p < 1.0 - self.eps)
         grad = xp.where(inside, (pc - target) / (pc * (1.0 - pc)), 0.0) / n
         return loss, grad
@@ -72,6 +73,6 @@ class SoftmaxCrossEntropy:
         n, k = x.shape
         logp = log_softmax(x)
         onehot = xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(xp.arange(k), (1, -1)), x.dtype)
-        loss = -xp.sum(logp * onehot) / n
+        loss = xp.asarray(-xp.sum(logp * onehot) / n)
         grad = (xp.exp(logp) - onehot) / n
         return loss, grad

@@ -1,6 +1,6 @@
 """Adam (Kingma & Ba 2015), with PyTorch's update rule.
 
-For each parameter p with gradient g, at step t = 1, 2, ...::
+For each parameter p with gradient g, at its step t = 1, 2, ...::
 
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g^2
@@ -8,9 +8,11 @@ For each parameter p with gradient g, at step t = 1, 2, ...::
     v_hat = v / (1 - beta2^t)
     p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
-Parameters whose gradient is None (nothing flowed into them) are skipped.
-``state_dict()`` / ``load_state_dict()`` save and restore t and the moments
-as host NumPy arrays, by parameter name, so training resumes exactly.
+Parameters whose gradient is None (nothing flowed into them) are skipped,
+and, as in PyTorch, t counts each parameter's own updates: a parameter that
+missed a gradient on some step is bias-corrected as the step it really is.
+``state_dict()`` / ``load_state_dict()`` save and restore the counts and the
+moments as host NumPy arrays, by parameter name, so training resumes exactly.
 """
 import math
 
@@ -24,7 +26,8 @@ class Adam:
             params = params.named_parameters()
         self.params = dict(params)
         self.lr, self.betas, self.eps = lr, tuple(betas), eps
-        self.t = 0
+        self.t = 0                  # calls to step()
+        self.steps = {}             # parameter name -> its own t (updates it has had)
         self.m = {}
         self.v = {}
 
@@ -36,9 +39,6 @@ class Adam:
         xp = backend.xp()
         b1, b2 = self.betas
         self.t += 1
-        c1 = 1.0 - b1 ** self.t
-        c2 = 1.0 - b2 ** self.t
-        step_size = self.lr / c1
         for name, p in self.params.items():
             g = p.grad
             if g is None:
@@ -46,28 +46,34 @@ class Adam:
             if name not in self.m:
                 self.m[name] = xp.zeros_like(p.data)
                 self.v[name] = xp.zeros_like(p.data)
+            t = self.steps[name] = self.steps.get(name, 0) + 1
+            c1 = 1.0 - b1 ** t
+            c2 = 1.0 - b2 ** t
             m, v = self.m[name], self.v[name]
             m *= b1
             m += (1.0 - b1) * g
             v *= b2
             v += (1.0 - b2) * (g * g)
             # p -= lr * (m / c1) / (sqrt(v / c2) + eps), written with one division by sqrt(c2)
-            p.data -= step_size * m / (xp.sqrt(v) / math.sqrt(c2) + self.eps)
+            p.data -= (self.lr / c1) * m / (xp.sqrt(v) / math.sqrt(c2) + self.eps)
 
     def state_dict(self):
         state = {"t": self.t, "lr": self.lr, "betas": self.betas, "eps": self.eps}
         for name in self.m:
+            state["step." + name] = self.steps[name]
             state["m." + name] = backend.to_numpy(self.m[name]).copy()
             state["v." + name] = backend.to_numpy(self.v[name]).copy()
         return state
 
     def load_state_dict(self, state):
+        """Restore ``state_dict()``; one written before per-parameter counts gives every moment "t"."""
         self.t = int(state["t"])
-        self.m, self.v = {}, {}
+        self.m, self.v, self.steps = {}, {}, {}
         for name, p in self.params.items():
             if "m." + name in state:
                 self.m[name] = backend.to_device(state["m." + name], p.data.dtype)
                 self.v[name] = backend.to_device(state["v." + name], p.data.dtype)
+                self.steps[name] = int(state.get("step." + name, self.t))
         unknown = [k for k in state if k[:2] in ("m.", "v.") and k[2:] not in self.params]
         if unknown:
             raise ValueError(f"optimizer state has entries for unknown parameters: {unknown[:3]}")

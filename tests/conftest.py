@@ -2,7 +2,10 @@
 
 Backends: numpy always; cupy when CuPy is installed and a GPU is usable
 (skipped otherwise, with the reason); array_api_strict when installed (it
-is in requirements-test.txt, so CI always runs it).
+is in requirements-test.txt, so CI always runs it); and "cupy-X.Y.Z-names",
+NumPy cut down to the names of CuPy release X.Y.Z, for each CuPy wheel named
+by $DCGAN_CUPY_DIRS (``.ci/run`` installs the oldest supported and the newest
+release; see ``cupy_standin.py``).
 """
 import dataclasses
 
@@ -10,29 +13,50 @@ import numpy as np
 import pytest
 
 from nn import backend
+from tests import cupy_standin
 
 _errors = {}   # (backend, layer case, gradient) -> relative error
+_active_label = ["numpy"]
+
+CUPY_RELEASES = {f"cupy-{r['version']}-names": r for r in cupy_standin.installed_releases()}
+STAND_INS = CUPY_RELEASES or {"cupy-names": None}       # one skipped placeholder when no wheel is named
 
 
-@pytest.fixture(params=list(backend.BACKENDS))
+@pytest.fixture(params=[*backend.BACKENDS, *STAND_INS])
 def xp_backend(request):
     """Activate each backend in turn for one test; put numpy back afterwards."""
-    ok, reason = backend.available(request.param)
+    label = request.param
+    if label in STAND_INS:
+        if STAND_INS[label] is None:
+            pytest.skip(f"no CuPy wheel to read names from: set {cupy_standin.ENV} (see .ci/run)")
+        with backend.stand_in("cupy", cupy_standin.numpy_as_cupy(STAND_INS[label])):
+            yield from _activate("cupy", label)
+        return
+    ok, reason = backend.available(label)
     if not ok:
         pytest.skip(reason)
-    backend.use(request.param)
+    yield from _activate(label, label)
+
+
+def _activate(name, label):
+    backend.use(name)
     backend.seed(0)
-    yield request.param
-    backend.use("numpy")
+    _active_label[0] = label
+    try:
+        yield name                  # what tests pass to backend.use(): "cupy" for a stand-in
+    finally:
+        backend.use("numpy")
+        _active_label[0] = "numpy"
 
 
 @pytest.fixture
 def record_error():
     """record_error(case, {grad name: rel error}) keeps the figures for the end-of-run table."""
     def record(case, errors):
+        label = _active_label[0]
         for name, err in errors.items():
-            print(f"{backend.name():16s} {case:40s} d{name:14s} rel error {err:.2e}")
-            _errors[(backend.name(), case, name)] = err
+            print(f"{label:16s} {case:40s} d{name:14s} rel error {err:.2e}")
+            _errors[(label, case, name)] = err
     return record
 
 
@@ -45,7 +69,7 @@ def pytest_terminal_summary(terminalreporter):
     for (be, case, _), err in _errors.items():
         worst[(be, case)] = max(err, worst.get((be, case), 0.0))
     for (be, case), err in sorted(worst.items()):
-        tr.write_line(f"{be:16s} {case:44s} {err:.1e}")
+        tr.write_line(f"{be:22s} {case:44s} {err:.1e}")
 
 
 # ---------------------------------------------------------------------------- tiny MNIST-format data

@@ -29,6 +29,8 @@ def test_cupy_without_gpu_says_so(monkeypatch):
             raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
 
     class FakeCupy:
+        __version__ = "14.2.0"
+
         class cuda:
             runtime = FakeRuntime
 
@@ -100,3 +102,49 @@ def test_preserved_rng_gives_draws_back():
     a = backend.to_numpy(backend.randn((3,)))
     backend.seed(5)
     np.testing.assert_array_equal(backend.to_numpy(backend.randn((3,))), a)
+
+
+def test_cupy_older_than_supported_is_refused_in_one_line(monkeypatch):
+    class OldCupy:
+        __version__ = "12.3.0"
+
+    monkeypatch.setitem(sys.modules, "cupy", OldCupy)
+    with pytest.raises(backend.BackendError, match=r"CuPy 12.3.0 is too old: this project needs CuPy 13.2 or newer"):
+        backend.use("cupy")
+    assert backend.name() == "numpy"
+
+
+def test_cupy_that_cannot_import_next_to_numpy_2_says_so(monkeypatch):
+    """CuPy 13.0 and 13.1 die on import under NumPy 2 (AttributeError: np.float_ was removed)."""
+    import builtins
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "cupy":
+            raise AttributeError("`np.float_` was removed in the NumPy 2.0 release.")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(backend.BackendError, match="CuPy cannot be imported next to NumPy"):
+        backend.use("cupy")
+
+
+def test_parse_release():
+    assert backend.parse_release("13.6.0") == (13, 6)
+    assert backend.parse_release("14.0.0rc1") == (14, 0)
+    assert backend.parse_release("") == (0, 0)
+
+
+def test_fill_gaps_leaves_complete_namespaces_alone():
+    from nn import compat
+    assert compat.fill_gaps(np) is np
+    import types
+    old = types.SimpleNamespace(transpose=np.transpose, concatenate=np.concatenate, swapaxes=np.swapaxes)
+    filled = compat.fill_gaps(old)
+    a = np.arange(6).reshape(1, 2, 3)
+    assert filled.permute_dims(a, (2, 0, 1)).shape == (3, 1, 2)
+    assert filled.matrix_transpose(a).shape == (1, 3, 2)
+    assert filled.concat([a, a], axis=0).shape == (2, 2, 3)
+    assert filled.astype(a, np.float32).dtype == np.float32
+    assert filled.transpose is np.transpose                   # everything else passes through

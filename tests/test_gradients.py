@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import nn
+from nn import backend
 from nn.gradcheck import check_layer, check_loss
 
 TOL = 1e-6
@@ -162,3 +163,21 @@ def test_softmax_cross_entropy_values_and_stability(xp_backend):
     g = backend.to_numpy(grad)
     np.testing.assert_allclose(g, [[0, 0, 0], [1 / 6, 1 / 6, -1 / 3]], atol=1e-12)
     assert np.isfinite(backend.to_numpy(nn.log_softmax(backend.to_device(x, "float64")))).all()
+
+
+@pytest.mark.parametrize("loss", [nn.BCEWithLogits(), nn.BCE()], ids=["BCEWithLogits", "BCE"])
+def test_losses_are_0d_device_arrays(xp_backend, loss):
+    """The documented contract: a 0-d array on the active device, which ``to_numpy`` brings back."""
+    x = backend.to_device(np.array([[0.2], [0.7]]))
+    value, _ = loss(x, 1.0)
+    assert value.shape == ()
+    assert not isinstance(value, np.generic), "a NumPy scalar, not a 0-d array"
+    host = backend.to_numpy(value)
+    assert host.shape == () and host.dtype == np.float32
+
+
+def test_softmax_cross_entropy_loss_is_a_0d_device_array(xp_backend):
+    x = backend.to_device(np.array([[0.2, 1.0], [0.7, -1.0]]))
+    value, _ = nn.SoftmaxCrossEntropy()(x, backend.to_device(np.array([0, 1])))
+    assert value.shape == () and not isinstance(value, np.generic)
+    assert backend.to_numpy(value).shape == ()

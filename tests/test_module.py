@@ -241,3 +241,25 @@ def test_clear_cache_reaches_every_submodule():
     assert all(m._cache is None for m in model.modules())
     with pytest.raises(RuntimeError, match="without a matching forward"):
         model.backward(backend.randn((2, 3)))
+
+
+def test_load_state_dict_copies_the_callers_arrays(xp_backend):
+    """Training after a load must not change the dict it was loaded from (on NumPy it used to)."""
+    model = nn.Linear(3, 2)
+    state = model.state_dict()
+    before = {k: v.copy() for k, v in state.items()}
+    model.load_state_dict(state)
+    opt = nn.Adam(model, lr=0.1)
+    x = backend.to_device(np.ones((4, 3)))
+    model.backward(model.forward(x))
+    opt.step()
+    opt_state = opt.state_dict()
+    opt.load_state_dict(opt_state)
+    saved_m = {k: v.copy() for k, v in opt_state.items() if k.startswith("m.")}
+    model.zero_grad()
+    model.backward(model.forward(x))
+    opt.step()
+    for k in before:
+        np.testing.assert_array_equal(state[k], before[k], err_msg=f"{k} was changed in the caller's dict")
+    for k in saved_m:
+        np.testing.assert_array_equal(opt_state[k], saved_m[k], err_msg=f"{k} was changed in the caller's dict")

@@ -78,3 +78,37 @@ def test_adam_state_dict_round_trip_resumes_exactly(xp_backend):
         step(c, opt_c, s)
     for (n, pa), (_, pc) in zip(a.named_parameters(), c.named_parameters()):
         np.testing.assert_array_equal(backend.to_numpy(pa.data), backend.to_numpy(pc.data), err_msg=n)
+
+
+def test_adam_counts_steps_per_parameter_like_pytorch(xp_backend):
+    """A parameter that missed a gradient on some step is bias-corrected with its own step count.
+
+    PyTorch keeps ``state["step"]`` per parameter and advances it only when the
+    parameter has a gradient; one global count would correct q's first update
+    with t = 2 (1 - b1^2, not 1 - b1): a different, smaller step.
+    """
+    lr, b1, b2, eps = 0.1, 0.5, 0.999, 1e-8
+    p = _one_param([1.0], [1.0])
+    q = _one_param([5.0], [2.0])
+    q.grad = None                                   # step 1: q gets no gradient
+    opt = nn.Adam([("p", p), ("q", q)], lr=lr, betas=(b1, b2), eps=eps)
+    opt.step()
+    q.grad = backend.to_device(np.array([2.0]), "float64")
+    opt.step()                                      # step 2 overall, q's first
+    # q's first Adam update: m_hat = g, v_hat = g^2, so q -= lr * g / (|g| + eps)
+    assert abs(float(backend.to_numpy(q.data)[0]) - (5.0 - lr * 2.0 / (2.0 + eps))) < 1e-12
+    state = opt.state_dict()
+    assert int(state["step.p"]) == 2 and int(state["step.q"]) == 1
+
+
+def test_adam_loads_an_old_state_dict_with_one_global_step(xp_backend):
+    """Checkpoints written before per-parameter counts have only "t": every parameter gets it."""
+    p = _one_param([1.0], [1.0])
+    opt = nn.Adam([("p", p)], lr=0.1)
+    opt.step()
+    opt.step()
+    state = {k: v for k, v in opt.state_dict().items() if not k.startswith("step.")}
+    assert int(state["t"]) == 2
+    again = nn.Adam([("p", _one_param([1.0], [1.0]))], lr=0.1)
+    again.load_state_dict(state)
+    assert int(again.state_dict()["step.p"]) == 2
