@@ -370,7 +370,7 @@ class Trainer:
         D.layers[0].needs_input_grad = True
         loss_g, dlogits = bce(D.forward(d_fake), 1.0)
         dfake = D.backward(dlogits)                                 # d loss / d (D's input)
-        G.backward(dfake[:, :nc] if self.n_classes else dfake)      # the label channels are not G's
+        G.backward(dfake[:, :nc, :, :] if self.n_classes else dfake)  # the label channels are not G's
         self.opt_G.step()
 
         self.step_count += 1
