@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The GPU check in one command: every figure issue "On a real GPU" asks for, into one folder.
+#
+#   bash benchmarks/gpu_check.sh                     # on a machine with an NVIDIA GPU and CuPy
+#
+# Steps (each logged to its own file; a failing step is recorded and the script goes on):
+#   env.txt          GPU, driver, CUDA runtime, CuPy, NumPy, PyTorch versions
+#   pytest.txt       the whole test suite; with a usable GPU every layer test also runs on CuPy,
+#                    float64 gradient checks included
+#   train.txt, run/  dcgan.py --backend cupy, $EPOCHS epochs of Fashion-MNIST: s/epoch, grid, losses.png
+#   generate.txt     dcgan.py generate from the run's checkpoint
+#   classifier.txt   examples/train_classifier.py on the GPU, then
+#   evaluate.txt     dcgan.py evaluate (FCD, coverage, confidence) -> quality.json
+#   bench*.txt       benchmarks/bench_step.py --compare-torch, CuPy's float32 GEMMs without and with TF32
+#   summary.txt      one line per step: exit code and seconds
+#
+# Settings (environment variables):
+#   DATA_DIR   the four Fashion-MNIST .gz files (default .device-data/fashion-mnist: carry them there)
+#   OUT        the result folder (default gpu-check/)
+#   BACKEND    cupy (default); numpy runs the same steps on the CPU (how the tests check this script)
+#   EPOCHS     training epochs (default 5);  TRAIN_FLAGS, CLASSIFIER_FLAGS, EVAL_FLAGS, BENCH_FLAGS: extra flags
+#   PYTEST     1 (default) runs the test suite, 0 skips it
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DATA_DIR="${DATA_DIR:-.device-data/fashion-mnist}"
+OUT="${OUT:-gpu-check}"
+BACKEND="${BACKEND:-cupy}"
+EPOCHS="${EPOCHS:-5}"
+PYTHON="${PYTHON:-python}"
+mkdir -p "$OUT"
+summary="$OUT/summary.txt"
+: > "$summary"
+
+step() {   # step NAME COMMAND...: run it, log stdout+stderr to OUT/NAME.txt, record exit code and time
+    local name="$1"; shift
+    local start=$SECONDS
+    echo "== $name: $*" | tee "$OUT/$name.txt"
+    "$@" >> "$OUT/$name.txt" 2>&1
+    local rc=$?
+    local command="$*"
+    printf '%-12s rc=%-3s %5ss  %s\n' "$name" "$rc" "$((SECONDS - start))" "${command%%$'\n'*}" | tee -a "$summary"
+    return 0
+}
+
+step env "$PYTHON" -c '
+import platform, subprocess, numpy
+print("python", platform.python_version(), "numpy", numpy.__version__)
+try:
+    print(subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.strip())
+except OSError:
+    print("nvidia-smi: not found")
+try:
+    import cupy
+    rt = cupy.cuda.runtime
+    print("cupy", cupy.__version__, "CUDA runtime", rt.runtimeGetVersion(), "driver", rt.driverGetVersion())
+except Exception as e:
+    print("cupy: not usable:", type(e).__name__, e)
+try:
+    import torch
+    print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(),
+          "matmul tf32", torch.backends.cuda.matmul.allow_tf32, "cudnn tf32", torch.backends.cudnn.allow_tf32)
+except ImportError:
+    print("torch: not installed")
+'
+
+if [ "${PYTEST:-1}" = "1" ]; then
+    step pytest "$PYTHON" -m pytest -q
+fi
+
+data=(--dataset fashion-mnist --data-dir "$DATA_DIR")
+# shellcheck disable=SC2086
+step train "$PYTHON" dcgan.py "${data[@]}" --backend "$BACKEND" --epochs "$EPOCHS" --out "$OUT/run" \
+    --no-progress ${TRAIN_FLAGS:-}
+step generate "$PYTHON" dcgan.py generate --checkpoint "$OUT/run/checkpoint.npz" --n 64 \
+    --out "$OUT/generated" --backend "$BACKEND"
+# shellcheck disable=SC2086
+step classifier "$PYTHON" -m examples.train_classifier "${data[@]}" --backend "$BACKEND" \
+    --out "$OUT/classifier.npz" ${CLASSIFIER_FLAGS:-}
+# shellcheck disable=SC2086
+step evaluate "$PYTHON" dcgan.py evaluate --checkpoint "$OUT/run/checkpoint.npz" --classifier "$OUT/classifier.npz" \
+    --backend "$BACKEND" --json "$OUT/quality.json" ${EVAL_FLAGS:-}
+# shellcheck disable=SC2086
+step bench env CUPY_TF32=0 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" --compare-torch ${BENCH_FLAGS:-}
+# shellcheck disable=SC2086
+step bench_tf32 env CUPY_TF32=1 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" --compare-torch ${BENCH_FLAGS:-}
+
+echo "results in $OUT/ (summary.txt)"
