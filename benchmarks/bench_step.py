@@ -34,6 +34,8 @@ import numpy as np
 
 import dcgan
 import nn
+from gan import cli
+from gan.config import Config
 from nn import backend
 
 CASES = [(32, 1, 64), (32, 1, 128), (64, 3, 64), (64, 3, 128)]     # (image size, channels, batch)
@@ -45,8 +47,7 @@ def sync():
 
 
 def make_trainer(size, nc, batch):
-    cfg = {"nz": 100, "ngf": 64, "ndf": 64, "nc": nc, "image_size": size, "lr": 2e-4, "beta1": 0.5,
-           "seed": 0, "batch_size": batch, "real_label": 1.0}
+    cfg = Config(nc=nc, image_size=size, batch_size=batch)        # otherwise dcgan.py's defaults
     images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
     return dcgan.Trainer(cfg, images)
 
@@ -124,15 +125,15 @@ class Timers:
             return out
 
         timed_xp.matmul = matmul
-        saved = backend._active["xp"]
-        backend._active["xp"] = timed_xp
-        self.stack.callback(backend._active.__setitem__, "xp", saved)
+        active = backend.name()                      # the same backend, its matmul timed
+        self.stack.enter_context(backend.stand_in(active, timed_xp))
+        self.stack.enter_context(backend.using(active))
         for mod in (conv, i2c):
             if hasattr(mod, "im2col"):
                 self.wrap(mod, "im2col", "im2col")
             if hasattr(mod, "col2im"):
                 self.wrap(mod, "col2im", "col2im")
-        for cls in (bn._BatchNorm,):
+        for cls in (bn.BatchNorm,):
             self.wrap(cls, "forward", "batchnorm")
             self.wrap(cls, "backward", "batchnorm")
         for cls in (act.ReLU, act.LeakyReLU, act.Tanh, act.Sigmoid):
@@ -232,7 +233,7 @@ def main(argv=None):
     parser.add_argument("--cases", default="all", help="comma list like 32x128,64x64 (size x batch)")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
     args = parser.parse_args(argv)
-    dcgan.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
+    cli.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
     cases = CASES if args.cases == "all" else [
         c for c in CASES if f"{c[0]}x{c[2]}" in args.cases.split(",")]
     peak = sgemm_gflops()

@@ -19,10 +19,12 @@ import time
 
 import numpy as np
 
+
 import dcgan
 import datasets
 import nn
-import quality
+from gan import checkpoint, cli, models, quality
+from gan.config import Config
 from nn import backend
 
 
@@ -43,27 +45,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    dcgan.use_backend("numpy")
+    cli.use_backend("numpy")
     os.makedirs(args.out, exist_ok=True)
-    cfg = {"dataset": args.dataset, "data_dir": os.path.abspath(args.data_dir), "image_size": 32, "nc": 1,
-           "nz": 100, "ngf": 64, "ndf": 64, "batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": args.seed,
-           "epochs": args.epochs, "max_steps": None, "log_every": 10, "out": args.out, "real_label": 1.0}
-    backend.seed(cfg["seed"])                                  # as dcgan.train() does
-    images, labels = datasets.load_dataset(cfg["dataset"], data_dir=cfg["data_dir"], image_size=32)
+    cfg = Config(dataset=args.dataset, data_dir=os.path.abspath(args.data_dir), seed=args.seed,
+                 epochs=args.epochs, out=args.out)          # dcgan.py's defaults otherwise: the paper's recipe
+    backend.seed(cfg.seed)                                     # as dcgan.train() does
+    images, labels = datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size)
     images, labels = images[:args.limit], labels[:args.limit]
+    cfg = dcgan.fit_to_data(cfg, images, labels)
     trainer = dcgan.Trainer(cfg, images, labels)
     averages = {}
     for decay in [float(d) for d in args.decays.split(",")]:
         for warm in (True, False):
             with backend.preserved_rng():                      # the copies must not shift training's draws
-                G_avg, _ = dcgan.build_models(cfg)
+                G_avg, _ = models.build_models(cfg)
             ema = nn.EMA(trainer.G, G_avg, decay)
             if not warm:
                 ema.current_decay = lambda e=ema: e.decay      # constant decay, from the initial weights
             averages[f"ema {decay} {'warm-up' if warm else 'constant'}"] = ema
-    scorer = quality.make_scorer(quality.load_classifier(args.classifier), cfg["dataset"], cfg["data_dir"],
-                                 32, 1, args.n)
-    z = np.random.default_rng(0).standard_normal((args.n, cfg["nz"], 1, 1)).astype(np.float32)   # as evaluate --seed 0
+    scorer = quality.make_scorer(quality.load_classifier(args.classifier), cfg.dataset, cfg.data_dir,
+                                 cfg.image_size, cfg.nc, args.n)
+    z = np.random.default_rng(0).standard_normal((args.n, cfg.nz, 1, 1)).astype(np.float32)   # as evaluate --seed 0
     at = {int(e) for e in args.at.split(",")}
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -77,7 +79,7 @@ def main(argv=None):
             continue
         generators = {"raw G": trainer.G, **{k: e.average for k, e in averages.items()}}
         for name, G in generators.items():
-            result = scorer(dcgan.sample(G, z))
+            result = scorer(models.sample(G, z))
             row = {"seed": args.seed, "epoch": epoch, "step": trainer.step_count, "generator": name,
                    "fcd": round(result["fcd"], 3), "floor": round(result["fcd_real_floor"], 3),
                    "classes_covered": result["classes_covered"], "confidence": round(result["mean_confidence"], 3)}
@@ -86,8 +88,8 @@ def main(argv=None):
                 f.write(json.dumps(row) + "\n")
             if epoch == args.epochs:                            # the final generators, for dcgan.py evaluate/generate
                 state = trainer.state()
-                state.update(dcgan._prefixed("G", G.state_dict()))
-                dcgan.save_checkpoint(os.path.join(args.out, f"epoch{epoch:03d}-{name.replace(' ', '_')}.npz"), state)
+                state.update(checkpoint.prefixed("G", G.state_dict()))
+                checkpoint.save_checkpoint(os.path.join(args.out, f"epoch{epoch:03d}-{name.replace(' ', '_')}.npz"), state)
     return 0
 
 

@@ -36,8 +36,9 @@ import time
 import numpy as np
 
 import datasets
-import dcgan
 import nn
+from gan import checkpoint, cli, pictures
+from gan.errors import UserError
 from nn import backend
 
 POOL = 4            # every hidden activation is pooled to a POOL x POOL grid
@@ -61,7 +62,7 @@ def discriminator_features(D, images, chunk=CHUNK):
     last = max(i for i, layer in enumerate(D.layers) if isinstance(layer, nn.LeakyReLU))
     out = []
     for start in range(0, len(images), chunk):
-        x = dcgan.to_model_range(images[start:start + chunk])        # (n, C, S, S) on the device
+        x = pictures.to_model_range(images[start:start + chunk])        # (n, C, S, S) on the device
         pooled = []
         for layer in D.layers[:last + 1]:
             x = layer.forward(x)
@@ -162,7 +163,7 @@ def per_class_order(labels, n_classes, k_max, rng):
     for c in range(n_classes):
         idx = np.flatnonzero(labels == c)
         if len(idx) < k_max:
-            raise dcgan.TrainingError(f"class {c} has only {len(idx)} training images, "
+            raise UserError(f"class {c} has only {len(idx)} training images, "
                                       f"fewer than --per-class {k_max}")
         order.append(rng.permutation(idx)[:k_max])
     return np.stack(order)                                                 # (n_classes, k_max)
@@ -188,7 +189,7 @@ def markdown_table(rows):
 
 def parser():
     p = argparse.ArgumentParser(
-        prog="python -m examples.discriminator_features", formatter_class=dcgan.HelpFormatter,
+        prog="python -m examples.discriminator_features", formatter_class=cli.HelpFormatter,
         description="Linear classifiers on a trained DCGAN discriminator's features versus on raw pixels, "
                     "with few labels (Radford et al. 2015, section 5.1).")
     p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py")
@@ -197,12 +198,12 @@ def parser():
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (default: the checkpoint's)")
     p.add_argument("--per-class", type=per_class_list, default="10,100,1000", metavar="K,K,...",
                    help="labelled training images per class, one table row each")
-    p.add_argument("--steps", type=dcgan.positive_int, default=200,
+    p.add_argument("--steps", type=cli.positive_int, default=200,
                    help="Adam updates of each linear classifier (the same for every row)")
-    p.add_argument("--batch-size", type=dcgan.positive_int, default=1000,
+    p.add_argument("--batch-size", type=cli.positive_int, default=1000,
                    help="labelled images per update (all of them when there are fewer)")
-    p.add_argument("--lr", type=dcgan.positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--weight-decay", type=dcgan.number_type(float, lambda v: v >= 0, "0 or more"),
+    p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--weight-decay", type=cli.number_type(float, lambda v: v >= 0, "0 or more"),
                    default=1e-3,
                    help="L2 penalty on the classifier's weights")
     p.add_argument("--seed", type=int, default=0, help="seed for the choice of labelled images and the batch order")
@@ -212,18 +213,18 @@ def parser():
 
 
 def run(args):
-    dcgan.use_backend(args.backend)
-    state = dcgan.load_checkpoint(args.checkpoint)
-    cfg, _, D = dcgan.load_models(state, args.checkpoint)
-    dataset = args.dataset or cfg["dataset"]
+    cli.use_backend(args.backend)
+    state = checkpoint.load_checkpoint(args.checkpoint)
+    cfg, _, D = checkpoint.load_models(state, args.checkpoint)
+    dataset = args.dataset or cfg.dataset
     if dataset not in ("mnist", "fashion-mnist", "cifar10"):
-        raise dcgan.TrainingError(f"the checkpoint was trained on {dataset}, which has no labels: "
+        raise UserError(f"the checkpoint was trained on {dataset}, which has no labels: "
                                   f"pass --dataset and --data-dir")
-    data_dir = args.data_dir or (cfg["data_dir"] if dataset == cfg["dataset"] else None)
-    x_train, y_train = datasets.load_dataset(dataset, data_dir=data_dir, image_size=cfg["image_size"], split="train")
-    x_test, y_test = datasets.load_dataset(dataset, data_dir=data_dir, image_size=cfg["image_size"], split="test")
-    if x_train.shape[1] != cfg["nc"]:
-        raise dcgan.TrainingError(f"{dataset} has {x_train.shape[1]} channels, the checkpoint's D takes {cfg['nc']}")
+    data_dir = args.data_dir or (cfg.data_dir if dataset == cfg.dataset else None)
+    x_train, y_train = datasets.load_dataset(dataset, data_dir=data_dir, image_size=cfg.image_size, split="train")
+    x_test, y_test = datasets.load_dataset(dataset, data_dir=data_dir, image_size=cfg.image_size, split="test")
+    if x_train.shape[1] != cfg.nc:
+        raise UserError(f"{dataset} has {x_train.shape[1]} channels, the checkpoint's D takes {cfg.nc}")
     n_classes = int(y_train.max()) + 1
 
     # one seeded order per class; every k-subset is a prefix of it, so features are computed once
@@ -258,7 +259,7 @@ def run(args):
 
 
 def main(argv=None):
-    return dcgan.run_command(run, parser().parse_args(argv))
+    return cli.run_command(run, parser().parse_args(argv))
 
 
 if __name__ == "__main__":

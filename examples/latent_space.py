@@ -42,8 +42,9 @@ import sys
 
 import numpy as np
 
-import dcgan
-import quality
+from gan import checkpoint, cli, models, pictures, quality
+from gan.errors import UserError
+
 
 GRID = 8                   # the walk is GRID x GRID images
 NEIGHBOURS = 7             # noisy copies per arithmetic row, after the vector's own image
@@ -59,15 +60,15 @@ def grid_latents(corners, size=GRID):
     tl, tr, bl, br = corners
     out = []
     for t in np.linspace(0.0, 1.0, size):                    # down the grid
-        left, right = dcgan.slerp(tl, bl, t), dcgan.slerp(tr, br, t)
-        out += [dcgan.slerp(left, right, s) for s in np.linspace(0.0, 1.0, size)]   # across the row
+        left, right = models.slerp(tl, bl, t), models.slerp(tr, br, t)
+        out += [models.slerp(left, right, s) for s in np.linspace(0.0, 1.0, size)]   # across the row
     return np.stack(out).astype(np.float32)
 
 
 def latent_grid(G, nz, rng):
     corners = rng.standard_normal((4, nz))
     z = grid_latents(corners)                                # (64, nz)
-    return dcgan.sample(G, z[:, :, None, None])              # (64, C, H, W), one batch
+    return models.sample(G, z[:, :, None, None])              # (64, C, H, W), one batch
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -79,7 +80,7 @@ def parse_arithmetic(text, names):
     while True:
         matches = [n for n in names if s[i:].lower().startswith(n.lower())]
         if not matches:
-            raise dcgan.TrainingError(f"--arithmetic {text!r}: no class name at {s[i:]!r}; "
+            raise UserError(f"--arithmetic {text!r}: no class name at {s[i:]!r}; "
                                       f"the classes are {', '.join(names)}")
         name = max(matches, key=len)                         # longest match: 'T-shirt' rather than a shorter name
         terms.append((sign, names.index(name)))
@@ -87,11 +88,11 @@ def parse_arithmetic(text, names):
         if i == len(s):
             break
         if s[i] not in "+-":
-            raise dcgan.TrainingError(f"--arithmetic {text!r}: expected + or - at {s[i:]!r}")
+            raise UserError(f"--arithmetic {text!r}: expected + or - at {s[i:]!r}")
         sign = 1 if s[i] == "+" else -1
         i += 1
     if len(terms) < 2:
-        raise dcgan.TrainingError(f"--arithmetic {text!r}: needs at least two classes, e.g. A-B+C")
+        raise UserError(f"--arithmetic {text!r}: needs at least two classes, e.g. A-B+C")
     return terms
 
 
@@ -111,14 +112,14 @@ def class_means(z, probs, classes, names, threshold, min_count, average):
         best = sure[np.argsort(-conf[sure])][:average]
         means[c] = z[best].mean(axis=0)
     if short:
-        raise dcgan.TrainingError(f"too few confident samples (need {min_count}) for: {', '.join(short)}; "
+        raise UserError(f"too few confident samples (need {min_count}) for: {', '.join(short)}; "
                                   f"try a larger --n, a lower --threshold, or a better-trained checkpoint")
     return means
 
 
 def sample_in_context(G, z, context):
     """G(z) for z (M, nz, 1, 1), generated in one batch together with ordinary random z ``context``."""
-    return dcgan.sample(G, np.concatenate([z, context]), chunk=len(z) + len(context))[:len(z)]
+    return models.sample(G, np.concatenate([z, context]), chunk=len(z) + len(context))[:len(z)]
 
 
 def verdict(probs, names):
@@ -131,21 +132,21 @@ def verdict(probs, names):
 def arithmetic(G, cfg, args, rng):
     """Classify --n samples, average z per class, do the arithmetic; returns the rows' images (R*8, C, H, W)."""
     model, meta = quality.load_classifier(args.classifier)
-    if meta["dataset"] != cfg["dataset"] or (meta["nc"], meta["image_size"]) != (cfg["nc"], cfg["image_size"]):
+    if meta["dataset"] != cfg.dataset or (meta["nc"], meta["image_size"]) != (cfg.nc, cfg.image_size):
         raise quality.QualityError(
             f"classifier {args.classifier} takes {meta['dataset']} {meta['nc']}x{meta['image_size']}"
-            f"x{meta['image_size']}, the generator draws {cfg['dataset']} {cfg['nc']}x{cfg['image_size']}"
-            f"x{cfg['image_size']}")
+            f"x{meta['image_size']}, the generator draws {cfg.dataset} {cfg.nc}x{cfg.image_size}"
+            f"x{cfg.image_size}")
     names = quality.CLASS_NAMES.get(meta["dataset"], [str(i) for i in range(meta["n_classes"])])
     text = args.arithmetic or DEFAULT_ARITHMETIC.get(meta["dataset"])
     if text is None:
-        raise dcgan.TrainingError(f"no default --arithmetic for {meta['dataset']}: pass one, e.g. "
+        raise UserError(f"no default --arithmetic for {meta['dataset']}: pass one, e.g. "
                                   f"--arithmetic '{names[1]}-{names[2]}+{names[3]}'")
     terms = parse_arithmetic(text, names)
 
-    nz = cfg["nz"]
+    nz = cfg.nz
     z = rng.standard_normal((args.n, nz, 1, 1)).astype(np.float32)
-    _, probs = quality.classify(model, dcgan.sample(G, z))                  # (n, K)
+    _, probs = quality.classify(model, models.sample(G, z))                  # (n, K)
     print(f"classified {args.n} samples:")
     means = class_means(z[:, :, 0, 0], probs, [c for _, c in terms], names,
                         args.threshold, args.min_per_class, args.average)
@@ -172,7 +173,7 @@ def arithmetic(G, cfg, args, rng):
 
 def parser():
     p = argparse.ArgumentParser(
-        prog="python -m examples.latent_space", formatter_class=dcgan.HelpFormatter,
+        prog="python -m examples.latent_space", formatter_class=cli.HelpFormatter,
         description="A latent-space walk (latent_grid.png) and vector arithmetic on class-averaged z "
                     "(arithmetic.png), after Radford et al. 2015, section 6.")
     p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py")
@@ -182,12 +183,12 @@ def parser():
     p.add_argument("--arithmetic", default=None, metavar="A-B+C",
                    help="class names joined by + and -, e.g. Boot-Sneaker+Sandal "
                         "(default for fashion-mnist: Pullover-T-shirt+Dress)")
-    p.add_argument("--n", type=dcgan.positive_int, default=2000, help="samples classified to find each class's z")
+    p.add_argument("--n", type=cli.positive_int, default=2000, help="samples classified to find each class's z")
     p.add_argument("--threshold", default=0.9, help="classifier probability that counts as sure",
-                   type=dcgan.number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1"))
-    p.add_argument("--min-per-class", type=dcgan.positive_int, default=3,
+                   type=cli.number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1"))
+    p.add_argument("--min-per-class", type=cli.positive_int, default=3,
                    help="confident samples a class needs for the arithmetic")
-    p.add_argument("--average", type=dcgan.positive_int, default=10,
+    p.add_argument("--average", type=cli.positive_int, default=10,
                    help="average the z of up to this many most confident samples per class (the paper: 3)")
     p.add_argument("--seed", type=int, default=0, help="seed for every z drawn")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
@@ -195,26 +196,26 @@ def parser():
 
 
 def run(args):
-    dcgan.use_backend(args.backend)
-    state = dcgan.load_checkpoint(args.checkpoint)
-    cfg, G, _ = dcgan.load_models(state, args.checkpoint)
+    cli.use_backend(args.backend)
+    state = checkpoint.load_checkpoint(args.checkpoint)
+    cfg, G, _ = checkpoint.load_models(state, args.checkpoint)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
 
     path = os.path.join(args.out, "latent_grid.png")
-    dcgan.save_png(dcgan.image_grid(latent_grid(G, cfg["nz"], rng), nrow=GRID), path)
+    pictures.save_png(pictures.image_grid(latent_grid(G, cfg.nz, rng), nrow=GRID), path)
     print(f"wrote {path}: a {GRID}x{GRID} walk between 4 random corners")
     if args.classifier is None:
         print("no --classifier: skipped the vector arithmetic")
         return
     images = arithmetic(G, cfg, args, rng)
     path = os.path.join(args.out, "arithmetic.png")
-    dcgan.save_png(dcgan.image_grid(images, nrow=1 + NEIGHBOURS), path)
+    pictures.save_png(pictures.image_grid(images, nrow=1 + NEIGHBOURS), path)
     print(f"wrote {path}: {len(images) // (1 + NEIGHBOURS)} rows of {1 + NEIGHBOURS}")
 
 
 def main(argv=None):
-    return dcgan.run_command(run, parser().parse_args(argv))
+    return cli.run_command(run, parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import time
 import numpy as np
 
 import datasets
-import dcgan
 import nn
-import quality
+from gan import cli, pictures, quality
 from nn import backend
 
 
@@ -30,20 +29,20 @@ def accuracy(model, images, labels):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m examples.train_classifier", formatter_class=dcgan.HelpFormatter,
+    p = argparse.ArgumentParser(prog="python -m examples.train_classifier", formatter_class=cli.HelpFormatter,
                                 description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="the data to classify")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else download)")
     p.add_argument("--out", required=True, help="where to save the classifier (.npz)")
-    p.add_argument("--epochs", type=dcgan.positive_int, default=4, help="passes over the training split")
-    p.add_argument("--batch-size", type=dcgan.positive_int, default=128, help="images per Adam step")
-    p.add_argument("--lr", type=dcgan.positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--epochs", type=cli.positive_int, default=4, help="passes over the training split")
+    p.add_argument("--batch-size", type=cli.positive_int, default=128, help="images per Adam step")
+    p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order")
-    p.add_argument("--limit", type=dcgan.positive_int, default=None, help="use only this many training images")
+    p.add_argument("--limit", type=cli.positive_int, default=None, help="use only this many training images")
     args = p.parse_args(argv)
     try:
-        dcgan.use_backend(args.backend)
+        cli.use_backend(args.backend)
         backend.seed(args.seed)
         x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
         x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
@@ -66,7 +65,7 @@ def main(argv=None):
         for s in range(steps):
             idx = np.sort(order[s * b:(s + 1) * b])
             model.zero_grad()
-            loss, grad = loss_fn(model.forward(dcgan.to_model_range(x_train[idx])), backend.to_device(y_train[idx]))
+            loss, grad = loss_fn(model.forward(pictures.to_model_range(x_train[idx])), backend.to_device(y_train[idx]))
             model.backward(grad)
             opt.step()
             total += float(loss)

@@ -6,10 +6,9 @@ how each backward is proven against numerical gradients.
 """
 from . import backend, init
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-from .batchnorm import BatchNorm1d, BatchNorm2d, frozen_running_stats
+from .batchnorm import BatchNorm, BatchNorm1d, BatchNorm2d, frozen_running_stats
 from .conv import Conv2d, ConvTranspose2d
 from .ema import EMA
-from .init import dcgan_init, xavier_init
 from .linear import Linear
 from .losses import BCE, BCEWithLogits, SoftmaxCrossEntropy, log_softmax, softmax
 from .module import Module, Parameter, Sequential
@@ -18,8 +17,8 @@ from .reshape import Flatten, Reshape
 
 __all__ = [
     "backend", "init", "Module", "Parameter", "Sequential",
-    "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
+    "Conv2d", "ConvTranspose2d", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "SoftmaxCrossEntropy",
     "log_softmax", "softmax", "Adam", "EMA",
-    "dcgan_init", "xavier_init", "frozen_running_stats",
+    "frozen_running_stats",
 ]

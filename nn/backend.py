@@ -28,9 +28,7 @@ Usage::
     x = backend.to_device(np.zeros((2, 3)))   # float32 on the active device
     y = backend.to_numpy(x)                   # back to host NumPy
 """
-import ctypes
 import re
-import sys
 
 import numpy as np
 
@@ -85,27 +83,6 @@ def parse_release(version):
     return tuple(int(g) for g in match.groups()) if match else (0, 0)
 
 
-def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=1 << 30, top_pad=256 << 20):
-    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
-
-    Why: NumPy allocates every large temporary (im2col columns, activations)
-    with malloc, and by default glibc serves big blocks with a fresh mmap and
-    gives them back on free, so every training step page-faults tens of
-    megabytes in again: about 15% of a CPU step here. Raising the mmap and
-    trim thresholds lets the next step reuse the same pages. Linux/glibc
-    only; elsewhere this does nothing. Returns True if glibc accepted it.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    return all(libc.mallopt(param, value) == 1 for param, value in (
-        (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold), (M_TOP_PAD, top_pad)))
-
-
 def _import(name):
     """The namespace for backend ``name``, with any array-API names it lacks filled in."""
     if name in _stand_ins:
@@ -132,6 +109,20 @@ def use(name):
     _active["xp"] = _import(name)
     _active["name"] = name
     return _active["xp"]
+
+
+class using:
+    """``with backend.using("array_api_strict"): ...``: another backend inside the block, the old one after."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.previous = _active["name"], _active["xp"]
+        return use(self.name)
+
+    def __exit__(self, *exc):
+        _active["name"], _active["xp"] = self.previous
 
 
 class stand_in:

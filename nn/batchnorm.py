@@ -37,7 +37,9 @@ from . import backend
 from .module import Module, Parameter
 
 
-class _BatchNorm(Module):
+class BatchNorm(Module):
+    """The shared base of BatchNorm2d and BatchNorm1d: normalise over every axis but the channel axis."""
+
     buffers = ("running_mean", "running_var")
     axes = None                # the axes reduced over: every axis but the channel axis (1)
     update_running_stats = True
@@ -102,12 +104,12 @@ class _BatchNorm(Module):
         return dx
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(BatchNorm):
     """BatchNorm over (N, H, W) for each channel of an (N, C, H, W) input."""
     axes = (0, 2, 3)
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(BatchNorm):
     """BatchNorm over N for each feature of an (N, C) input."""
     axes = (0,)
 
@@ -116,7 +118,7 @@ class BatchNorm1d(_BatchNorm):
 def frozen_running_stats(model):
     """Inside the block, BatchNorm layers of ``model`` in training mode still normalise with
     batch statistics but leave their running statistics untouched."""
-    layers = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    layers = [m for m in model.modules() if isinstance(m, BatchNorm)]
     for m in layers:
         m.update_running_stats = False
     try:

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 import dcgan
+from gan import checkpoint, errors, models
+from gan.config import Config
 import nn
 from nn import backend
 
@@ -48,25 +50,24 @@ def trained_run(image_folder, tmp_path_factory):
 def test_architecture_matches_pytorch_dcgan_example():
     backend.use("numpy")
     for size, n_convs in ((32, 4), (64, 5)):
-        G = dcgan.build_generator(nz=100, ngf=64, nc=1, image_size=size)
-        D = dcgan.build_discriminator(ndf=64, nc=1, image_size=size)
+        G = models.build_generator(nz=100, ngf=64, nc=1, image_size=size)
+        D = models.build_discriminator(ndf=64, nc=1, image_size=size)
         assert sum(isinstance(m, nn.ConvTranspose2d) for m in G.layers) == n_convs
         assert sum(isinstance(m, nn.Conv2d) for m in D.layers) == n_convs
         assert isinstance(D.layers[1], nn.LeakyReLU)            # no BatchNorm on D's input layer
         assert isinstance(G.layers[-1], nn.Tanh)
         assert G[0].weight.shape == (100, 64 * 2 ** (n_convs - 2), 4, 4)
-    G = dcgan.build_generator(8, 4, 3, 64)
-    D = dcgan.build_discriminator(4, 3, 64)
+    G = models.build_generator(8, 4, 3, 64)
+    D = models.build_discriminator(4, 3, 64)
     x = G.forward(backend.randn((2, 8, 1, 1)))
     assert x.shape == (2, 3, 64, 64)
     assert D.forward(x).shape == (2, 1)
-    with pytest.raises(dcgan.TrainingError, match="use 32 or 64"):
-        dcgan.build_generator(image_size=48)
+    with pytest.raises(errors.UserError, match="use 32 or 64"):
+        models.build_generator(image_size=48)
 
 
 def test_train_step_is_float32_end_to_end(xp_backend):
-    cfg = {"nz": 8, "ngf": 4, "ndf": 4, "nc": 1, "image_size": 32, "lr": 2e-4, "beta1": 0.5, "seed": 0,
-           "batch_size": 4, "real_label": 1.0}
+    cfg = Config(nz=8, ngf=4, ndf=4, nc=1, batch_size=4)
     trainer = dcgan.Trainer(cfg, np.zeros((8, 1, 32, 32), np.uint8))
     real, labels = trainer.next_batch()
     stats = trainer.step(real, labels)
@@ -187,15 +188,15 @@ def test_generate_writes_images_npy_grid_and_gif(trained_run, tmp_path):
 
 def test_generate_on_array_api_strict_matches_numpy(trained_run, tmp_path):
     """A checkpoint loads on another backend and gives the same images (here the strict array-API one)."""
-    ckpt = dcgan.load_checkpoint(str(trained_run / "checkpoint.npz"))
+    ckpt = checkpoint.load_checkpoint(str(trained_run / "checkpoint.npz"))
     z = np.random.default_rng(0).standard_normal((6, 8, 1, 1)).astype(np.float32)
     backend.use("numpy")
-    _, G, _ = dcgan.load_models(ckpt)
-    ref = dcgan.sample(G, z)
+    _, G, _ = checkpoint.load_models(ckpt)
+    ref = models.sample(G, z)
     backend.use("array_api_strict")
     try:
-        _, G, _ = dcgan.load_models(ckpt)
-        np.testing.assert_allclose(dcgan.sample(G, z), ref, atol=1e-5)
+        _, G, _ = checkpoint.load_models(ckpt)
+        np.testing.assert_allclose(models.sample(G, z), ref, atol=1e-5)
     finally:
         backend.use("numpy")
 
@@ -310,8 +311,8 @@ def test_sampling_splits_into_equal_chunks(monkeypatch):
     """With batch statistics a tiny last chunk would be normalised on its own: chunks are equal instead."""
     backend.use("numpy")
     sizes = []
-    G = dcgan.build_generator(8, 4, 1, 32)
+    G = models.build_generator(8, 4, 1, 32)
     original = G.forward
     monkeypatch.setattr(G, "forward", lambda z: sizes.append(z.shape[0]) or original(z))
-    dcgan.sample(G, np.zeros((513, 8, 1, 1), np.float32), chunk=512)
+    models.sample(G, np.zeros((513, 8, 1, 1), np.float32), chunk=512)
     assert sizes == [256, 257]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import dcgan
-import quality
+from gan import checkpoint, cli, errors, quality
 from examples import discriminator_features, latent_space
 
 K = 10
@@ -46,8 +46,8 @@ def test_pool_to_grid_averages_blocks():
 
 def test_features_have_the_documented_size_and_do_not_depend_on_the_batch(tiny_checkpoint, tiny_mnist):
     import datasets
-    dcgan.use_backend("numpy")
-    cfg, _, D = dcgan.load_models(dcgan.load_checkpoint(tiny_checkpoint))
+    cli.use_backend("numpy")
+    cfg, _, D = checkpoint.load_models(checkpoint.load_checkpoint(tiny_checkpoint))
     images, _ = datasets.load_dataset("mnist", data_dir=tiny_mnist, split="test")
     feats = discriminator_features.discriminator_features(D, images[:12], chunk=5)
     assert feats.shape == (12, (4 + 8 + 16) * 16) and feats.dtype == np.float32       # ndf 4: 4, 8, 16 channels
@@ -98,7 +98,7 @@ def test_parse_arithmetic():
     assert latent_space.parse_arithmetic("t-shirt - Shirt + dress", names) == [(1, 0), (-1, 6), (1, 3)]
     for bad, why in (("Boot-Slipper", "no class name at 'Slipper'"), ("Boot", "at least two"),
                      ("Boot*Sandal", "expected + or -")):
-        with pytest.raises(dcgan.TrainingError, match=re.escape(why)):
+        with pytest.raises(errors.UserError, match=re.escape(why)):
             latent_space.parse_arithmetic(bad, names)
 
 

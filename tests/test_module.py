@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import nn
+from gan import models
 from nn import backend
 
 
@@ -167,7 +168,7 @@ def test_train_eval_recurse():
 def test_dcgan_init_statistics():
     backend.seed(0)
     conv, bn = nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(512)
-    nn.dcgan_init(nn.Sequential(conv, bn))
+    models.dcgan_init(nn.Sequential(conv, bn))
     w, g = backend.to_numpy(conv.weight.data), backend.to_numpy(bn.weight.data)
     assert abs(w.mean()) < 1e-3 and abs(w.std() - 0.02) < 1e-3
     assert abs(g.mean() - 1) < 5e-3 and abs(g.std() - 0.02) < 3e-3
@@ -177,7 +178,7 @@ def test_dcgan_init_statistics():
 
 def test_xavier_init_bounds():
     lin = nn.Linear(30, 20)
-    nn.xavier_init(lin)
+    models.xavier_init(lin)
     w = backend.to_numpy(lin.weight.data)
     bound = np.sqrt(6 / 50)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dcgan
-import quality
+from gan import quality
 
 K = 10
 

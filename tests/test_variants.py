@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 import dcgan
+from gan import checkpoint, models
 import nn
 from nn import backend
 
@@ -25,9 +26,9 @@ def ckpt_arrays(path):
 def test_conditional_shapes_grid_and_generate(tiny_mnist, no_checksums, tmp_path, capsys):
     out = tmp_path / "cond"
     assert run(tiny_mnist, out, "--conditional", "--epochs", "1") == 0
-    state = dcgan.load_checkpoint(str(out / "checkpoint.npz"))
-    cfg = dcgan.checkpoint_config(state)
-    assert cfg["n_classes"] == 10
+    state = checkpoint.load_checkpoint(str(out / "checkpoint.npz"))
+    cfg = checkpoint.checkpoint_config(state)
+    assert cfg.n_classes == 10
     assert state["G/0.weight"].shape == (8 + 10, 16, 4, 4)        # z and the one-hot label
     assert state["D/0.weight"].shape == (4, 1 + 10, 4, 4)         # the image and 10 label channels
     grid = Image.open(out / "samples/epoch_001.png")
@@ -89,8 +90,8 @@ def test_per_class_runs_resume_and_generate(tiny_mnist, no_checksums, tmp_path, 
 # ---------------------------------------------------------------------------- linear head
 
 def test_linear_head_architecture_and_training(tiny_mnist, no_checksums, tmp_path):
-    G = dcgan.build_generator(8, 4, 1, 32, head="linear")
-    D = dcgan.build_discriminator(4, 1, 32, head="linear")
+    G = models.build_generator(8, 4, 1, 32, head="linear")
+    D = models.build_discriminator(4, 1, 32, head="linear")
     assert isinstance(G.layers[1], nn.Linear) and isinstance(G.layers[2], nn.BatchNorm1d)
     assert isinstance(D.layers[-1], nn.Linear) and D.layers[-1].weight.shape == (1, 16 * 16)
     x = G.forward(backend.randn((3, 8, 1, 1)))
@@ -168,8 +169,8 @@ def test_rgb_image_folder_at_64(tmp_path):
     out = tmp_path / "run"
     assert dcgan.main(["--dataset", "folder", "--data-dir", str(folder), "--out", str(out), *TINY,
                        "--batch-size", "8", "--epochs", "1"]) == 0
-    cfg = dcgan.checkpoint_config(dcgan.load_checkpoint(str(out / "checkpoint.npz")))
-    assert cfg["image_size"] == 64 and cfg["nc"] == 3
+    cfg = checkpoint.checkpoint_config(checkpoint.load_checkpoint(str(out / "checkpoint.npz")))
+    assert cfg.image_size == 64 and cfg.nc == 3
     grid = Image.open(out / "samples/epoch_001.png")
     assert grid.mode == "RGB" and grid.size == (8 * 66 + 2, 8 * 66 + 2)
     assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "2", "--out", str(tmp_path / "g")]) == 0

@@ -28,8 +28,13 @@ import json
 
 import numpy as np
 
+import datasets
 import nn
 from nn import backend
+
+from .checkpoint import read_npz, save_checkpoint
+from .errors import UserError
+from .pictures import to_model_range
 
 CLASSIFIER_FORMAT = "numpy-dcgan-classifier-1"
 FEATURES = 128
@@ -41,7 +46,7 @@ CLASS_NAMES = {
 }
 
 
-class QualityError(RuntimeError):
+class QualityError(UserError):
     """A classifier file or a sample set that cannot be used (one-line message)."""
 
 
@@ -69,7 +74,6 @@ class Classifier(nn.Module):
 
 
 def save_classifier(path, model, meta):
-    from dcgan import save_checkpoint                      # the same atomic writer
     state = {f"model/{k}": v for k, v in model.state_dict().items()}
     state["format"] = np.array(CLASSIFIER_FORMAT)
     state["meta"] = np.array(json.dumps(meta))
@@ -77,8 +81,7 @@ def save_classifier(path, model, meta):
 
 
 def load_classifier(path):
-    """(model in eval mode on the active backend, meta dict with "path" added); TrainingError/QualityError if unusable."""
-    from dcgan import read_npz
+    """(model in eval mode on the active backend, meta dict with "path" added); a UserError if unusable."""
     state = read_npz(path, CLASSIFIER_FORMAT, "classifier")
     try:
         meta = json.loads(str(state["meta"]))
@@ -96,7 +99,6 @@ def classify(model, images, chunk=200):
 
     ``images``: host float array in [-1, 1] (N, C, H, W), or uint8 (converted).
     """
-    from dcgan import to_model_range
     feats, probs = [], []
     for i in range(0, len(images), chunk):
         batch = images[i:i + chunk]
@@ -174,7 +176,6 @@ class Scorer:
 def make_scorer(classifier, dataset, data_dir, image_size, nc, n_floor):
     """A Scorer for ``classifier`` (what ``load_classifier`` returned) and the real data it compares
     against; QualityError if the classifier does not fit the images to score."""
-    import datasets
     model, meta = classifier
     classifier_path = meta["path"]
     if dataset not in ("mnist", "fashion-mnist"):

@@ -1,0 +1,8 @@
+"""gan: the DCGAN's parts around the training story that dcgan.py tells.
+
+In reading order: ``config`` (what a run is asked to do), ``models`` (G, D,
+sampling), ``pictures`` (images in and out), ``checkpoint`` (atomic .npz
+files and loading models back), ``quality`` (scoring samples with a
+classifier), ``sampling`` (the ``generate`` and ``evaluate`` commands),
+``cli`` (errors as one line, argparse types). Nothing here imports dcgan.py.
+"""

@@ -1,0 +1,99 @@
+"""Checkpoints: atomic .npz files, reading them back with one-line errors, models from a checkpoint.
+
+A checkpoint is one flat .npz: "format" (a marker naming the program),
+"config" (the run's Config as JSON), each model's state under a prefix
+("G/0.weight", "D/...", "opt_G/m.0.weight", ...) and the training position.
+It is written to a temp file in the same folder and renamed over the old
+one, so a crash or a full disk never leaves a half-written checkpoint.
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from nn import backend
+
+from .config import Config
+from .errors import UserError
+from .models import build_models
+
+CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
+PER_CLASS_CONFIG = "per_class.json"      # what marks a --per-class run folder
+
+
+def class_folder(root, k):
+    """Where class k's run lives inside a --per-class run folder."""
+    return os.path.join(root, f"class_{k:02d}")
+
+
+def save_checkpoint(path, state):
+    """Write ``state`` (flat dict of arrays/str/numbers) to ``path`` atomically: temp file, then rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **state)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                      # mkstemp makes it private; a checkpoint is not
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_npz(path, marker, what):
+    """Every array of an .npz written by ``save_checkpoint`` whose "format" entry is ``marker``.
+
+    A missing, corrupt or foreign file is a UserError naming ``what`` it should have been.
+    """
+    if not os.path.isfile(path):
+        raise UserError(f"{what} {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            state = {k: f[k] for k in f.files}
+    except Exception as e:
+        raise UserError(f"{what} {path} cannot be read ({type(e).__name__}: {e})") from None
+    if str(state.get("format", "")) != marker:
+        raise UserError(f"{path} is not a {what} of this program (no '{marker}' marker)")
+    return state
+
+
+def load_checkpoint(path):
+    """Read a training checkpoint into a dict of arrays."""
+    return read_npz(path, CHECKPOINT_FORMAT, "checkpoint")
+
+
+def prefixed(prefix, d):
+    """{"w": a} -> {"G/w": a}: one model's state inside a flat checkpoint."""
+    return {f"{prefix}/{k}": v for k, v in d.items()}
+
+
+def unprefixed(prefix, state):
+    """The entries of one model ("G/...") with the prefix taken off."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in state.items() if k.startswith(prefix + "/")}
+
+
+def checkpoint_config(state, path="checkpoint"):
+    """The Config a checkpoint was trained with."""
+    if "config" not in state:
+        raise UserError(f"{path} has no config entry: not a training checkpoint of this program")
+    try:
+        return Config.from_json(str(state["config"]))
+    except (ValueError, TypeError) as e:
+        raise UserError(f"{path}: its config cannot be read ({type(e).__name__}: {e})") from None
+
+
+def load_models(state, path="checkpoint"):
+    """Build G and D from a checkpoint's config and load their weights (any backend)."""
+    cfg = checkpoint_config(state, path)
+    with backend.preserved_rng():                        # the weights come from the checkpoint
+        G, D = build_models(cfg)
+    for name, model in (("G", G), ("D", D)):
+        try:
+            model.load_state_dict(unprefixed(name, state))
+        except ValueError as e:
+            raise UserError(f"{path}: {name} does not match the architecture in its config: {e}") from None
+    return cfg, G, D

@@ -1,0 +1,162 @@
+"""The DCGAN's two networks, built from nn/ layers, their initialisation, and sampling from G.
+
+G: z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1]: transposed convolutions
+doubling the size (4 -> 8 -> ... -> S), BatchNorm + ReLU after each but the
+last, Tanh at the end. D mirrors it: strided convolutions halving the size,
+BatchNorm (not on the input layer) + LeakyReLU(0.2), one logit at the end.
+Weights are drawn as the paper says (section 4): N(0, 0.02), BatchNorm's
+gamma N(1, 0.02), biases 0.
+"""
+import math
+
+import numpy as np
+
+import nn
+from nn import backend
+from nn.init import xavier_uniform
+
+from .errors import UserError
+
+IMAGE_SIZES = (32, 64)
+
+
+def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
+    """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
+
+    S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
+    S = 64: nz -> 8ngf x 4x4 -> 4ngf x 8x8 -> 2ngf x 16x16 -> ngf x 32x32 -> nc x 64x64
+
+    head="linear" (the "linear DCGAN" variant) makes the first step z -> 4x4
+    maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
+    """
+    widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
+    w0 = widths[0]
+    if head == "linear":
+        layers = [nn.Flatten(), nn.Linear(nz, w0 * 16, bias=False), nn.BatchNorm1d(w0 * 16), nn.ReLU(),
+                  nn.Reshape(w0, 4, 4)]
+    else:
+        layers = [nn.ConvTranspose2d(nz, w0, 4, 1, 0, bias=False), nn.BatchNorm2d(w0), nn.ReLU()]
+    for cin, cout in zip(widths, widths[1:]):
+        layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    layers += [nn.ConvTranspose2d(widths[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def build_discriminator(ndf=64, nc=1, image_size=32, head="conv"):
+    """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer.
+
+    head="linear" ends in Flatten + Linear(4ndf*4*4 -> 1) instead of a (4, 1, 0) conv.
+    """
+    widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
+    layers = [nn.Conv2d(nc, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+    for cin, cout in zip(widths, widths[1:]):
+        layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+    if head == "linear":
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * 16, 1)]
+    else:
+        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+def check_image_size(image_size):
+    """The one place that says which image sizes the models can be built for."""
+    if image_size not in IMAGE_SIZES:
+        raise UserError(f"image size {image_size} is not supported: use 32 or 64 (--image-size)")
+
+
+def _widths(base, image_size):
+    check_image_size(image_size)
+    n = int(math.log2(image_size)) - 2                     # 3 hidden widths at 32, 4 at 64
+    return [base * 2 ** i for i in reversed(range(n))]
+
+
+def build_models(cfg):
+    """G and D for a Config; a conditional model (n_classes K > 0) takes K more input channels in both."""
+    k = cfg.n_classes
+    G = build_generator(cfg.nz + k, cfg.ngf, cfg.nc, cfg.image_size, cfg.head)
+    D = build_discriminator(cfg.ndf, cfg.nc + k, cfg.image_size, cfg.head)
+    return dcgan_init(G), dcgan_init(D)
+
+
+def _weighted_layers(model):
+    """(layer, is_batchnorm) for every module that owns a weight."""
+    for layer in model.modules():
+        if getattr(layer, "weight", None) is not None:
+            yield layer, isinstance(layer, nn.BatchNorm)
+
+
+def _zero_bias(layer):
+    if layer.bias is not None:
+        layer.bias.data = backend.xp().zeros_like(layer.bias.data)
+
+
+def dcgan_init(model, std=0.02):
+    """The paper's initialisation: conv and linear weights ~ N(0, std), BatchNorm gamma ~ N(1, std), biases 0.
+
+    What PyTorch's DCGAN example does in ``weights_init``.
+    """
+    for layer, is_bn in _weighted_layers(model):
+        w = layer.weight
+        w.data = backend.randn(w.shape, std=std, mean=1.0 if is_bn else 0.0, dtype=w.data.dtype)
+        _zero_bias(layer)
+    return model
+
+
+def xavier_init(model):
+    """Every weight re-drawn with ``xavier_uniform``, biases 0, BatchNorm gamma 1 and beta 0."""
+    for layer, is_bn in _weighted_layers(model):
+        w = layer.weight
+        w.data = backend.xp().ones_like(w.data) if is_bn else xavier_uniform(w.shape, dtype=w.data.dtype)
+        _zero_bias(layer)
+    return model
+
+
+def with_labels(x, labels, n_classes):
+    """Append one-hot label channels, constant over H and W: (N, C, H, W) -> (N, C + K, H, W).
+
+    This is how the conditional DCGAN sees the class: G gets it next to z
+    (H = W = 1), D gets it as K extra image channels.
+    """
+    xp = backend.xp()
+    n, _, h, w = x.shape
+    onehot = backend.to_device(np.eye(n_classes, dtype=np.float32)[labels])       # (N, K)
+    maps = xp.broadcast_to(xp.reshape(onehot, (n, n_classes, 1, 1)), (n, n_classes, h, w))
+    return backend.concat([x, xp.astype(maps, x.dtype)], axis=1)
+
+
+def first_weighted_layer(model):
+    return next(m for m in model.layers if getattr(m, "weight", None) is not None)
+
+
+def sample(G, z, bn_stats="batch", chunk=512, labels=None, n_classes=0):
+    """G(z) as a host float32 array, without changing any state of G.
+
+    For a conditional G pass the class of each sample in ``labels``.
+
+    bn_stats="batch" normalises with each chunk's own batch statistics (what
+    G saw in training: the default, see README), "running" with BatchNorm's
+    running averages. Either way the running statistics are left as they were.
+    """
+    was_training = G.training
+    G.train(bn_stats == "batch")
+    out = []
+    n_chunks = -(-z.shape[0] // chunk)
+    edges = np.linspace(0, z.shape[0], n_chunks + 1).astype(int)   # equal chunks: no tiny last batch
+    with nn.frozen_running_stats(G):
+        for a, b in zip(edges[:-1], edges[1:]):
+            zc = backend.to_device(z[a:b])
+            if labels is not None:
+                zc = with_labels(zc, labels[a:b], n_classes)
+            out.append(backend.to_numpy(G.forward(zc)))
+    G.clear_cache()                                        # nothing will backpropagate through this
+    G.train(was_training)
+    return np.concatenate(out).astype(np.float32)
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between latent vectors a and b (what N(0, I) samples lie near)."""
+    a_n, b_n = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(a_n, b_n), -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)

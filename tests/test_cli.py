@@ -1,0 +1,58 @@
+"""The command line's promises: every failure is one line starting with "error:", never a traceback."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gan import cli
+from gan.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_program(*argv):
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("classifier", ["missing.npz", "random.npz", "empty.npz", "folder"])
+def test_bad_classifier_is_one_line_when_dcgan_runs_as_a_script(tmp_path, classifier):
+    """It used to be a traceback: quality imported dcgan, a second copy whose error class escaped."""
+    samples = tmp_path / "samples.npy"
+    np.save(samples, np.zeros((4, 1, 32, 32), np.float32))
+    (tmp_path / "random.npz").write_bytes(os.urandom(300))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "folder").mkdir()
+    done = run_program("dcgan.py", "evaluate", "--samples", str(samples), "--classifier", str(tmp_path / classifier))
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bug_is_still_one_line_and_the_traceback_is_on_request(capsys, monkeypatch):
+    def broken(args):
+        raise AttributeError("module 'cupy' has no attribute 'permute_dims'")
+
+    assert cli.run_command(broken, None) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error, AttributeError: module 'cupy' has no attribute") and \
+        err.count("\n") == 1
+    monkeypatch.setenv("DCGAN_TRACEBACK", "1")
+    assert cli.run_command(broken, None) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_config_of_an_older_checkpoint_loads():
+    """Older checkpoints wrote per-class driver state into the config, and n_classes as null."""
+    old = {"dataset": "mnist", "data_dir": None, "image_size": 32, "nc": 1, "nz": 100, "ngf": 64, "ndf": 64,
+           "batch_size": 128, "lr": 2e-4, "beta1": 0.5, "seed": 0, "epochs": 25, "max_steps": None,
+           "log_every": 10, "out": "runs/mnist/class_03", "eval_every": None, "classifier": None, "eval_n": 2000,
+           "conditional": False, "per_class": False, "n_classes": None, "class_filter": 3,
+           "run_root": "runs/mnist"}
+    cfg = Config.from_json(json.dumps(old))
+    assert cfg.n_classes == 0 and cfg.out == "runs/mnist/class_03" and cfg.head == "conv"
+    assert "class_filter" not in cfg.to_json()
+    with pytest.raises(Exception):
+        cfg.nc = 3                                          # frozen: nothing changes a Config in place
