@@ -316,18 +316,51 @@ def test_data_dir_truncated_archive(tmp_path):
     _, checksums = make_idx_files(tmp_path)
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-50])
-    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz is corrupt or truncated: checksum"):
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz is corrupt or truncated \(gzip"):
         load_mnist(data_dir=tmp_path, checksums=checksums)
 
 
-def test_data_dir_damaged_unpacked_file(tmp_path):
+def test_data_dir_file_with_other_pixels_is_used_with_a_note(tmp_path, capsys):
+    """A structurally valid file that is not the published one trains, with one note (checksums are for downloads)."""
     _, checksums = make_idx_files(tmp_path, gz=False)
     path = tmp_path / "train-images-idx3-ubyte"
     data = bytearray(path.read_bytes())
-    data[100] ^= 0xFF
+    data[100] ^= 0xFF                                      # one pixel: still a valid IDX file
     path.write_bytes(bytes(data))
-    with pytest.raises(DatasetError, match="train-images-idx3-ubyte is corrupt or truncated: checksum"):
+    images, labels = load_mnist(data_dir=tmp_path, checksums=checksums)
+    assert len(images) == len(labels)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"note: {path} is not the published MNIST train-images-idx3-ubyte")
+
+
+def test_data_dir_damaged_header_is_refused(tmp_path):
+    _, checksums = make_idx_files(tmp_path, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    data = bytearray(path.read_bytes())
+    data[7] ^= 0x01                                        # the image count in the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte is corrupt or truncated: its header promises"):
         load_mnist(data_dir=tmp_path, checksums=checksums)
+
+
+def test_data_dir_another_known_dataset_is_named(tmp_path, capsys, monkeypatch):
+    """Fashion-MNIST's files given as MNIST: they train, and the note says whose they are."""
+    from datasets import hashing, mnist
+    make_idx_files(tmp_path)
+    digest = hashing.md5_bytes((tmp_path / "train-images-idx3-ubyte.gz").read_bytes())
+    fashion = mnist.IdxDataset("Fashion-MNIST", (), {"train-images-idx3-ubyte.gz": digest})
+    monkeypatch.setattr(mnist, "KNOWN", (mnist.MNIST, fashion))
+    load_mnist(data_dir=tmp_path, checksums=mnist.MNIST.checksums)
+    err = capsys.readouterr().err
+    assert "is Fashion-MNIST's train-images-idx3-ubyte file, not MNIST's; it is a valid IDX file" in err
+
+
+def test_data_dir_labels_not_matching_images_are_refused(tmp_path):
+    from datasets import write_idx
+    make_idx_files(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
+    with pytest.raises(DatasetError, match="images but .* has 3 labels"):
+        load_mnist(data_dir=tmp_path, checksums={})
 
 
 def test_data_dir_unpacked_file_without_checksum_is_header_checked(tmp_path):
