@@ -284,7 +284,8 @@ def _progress(total, initial, desc, enabled):
 
 
 def load_training_data(cfg):
-    return datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size)
+    return datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
+                                 strict=cfg.strict_data)
 
 
 def fit_to_data(cfg, images, labels):
@@ -450,6 +451,8 @@ def train_parser():
     p.add_argument("--data-dir", default=None,
                    help="read the dataset's files from this folder and download nothing "
                         "(for folder: the folder of PNG/JPEG images)")
+    p.add_argument("--strict-data", action="store_true",
+                   help="folder: stop at an unreadable image instead of skipping it with a warning")
     p.add_argument("--epochs", type=positive_int, default=25, help="total epochs (on --resume too: the total, not more)")
     p.add_argument("--batch-size", type=positive_int, default=128, help="images per batch")
     p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate, both networks")
@@ -503,7 +506,7 @@ def config_from_flags(args):
     if args.instance_noise < 0:
         raise TrainingError(f"--instance-noise {args.instance_noise}: sigma must be >= 0")
     return Config(dataset=args.dataset, data_dir=absolute(args.data_dir),      # absolute: usable from anywhere later
-                  image_size=args.image_size or (64 if args.dataset == "folder" else 32),
+                  image_size=args.image_size or (64 if args.dataset == "folder" else 32), strict_data=args.strict_data,
                   nc=DATASET_CHANNELS.get(args.dataset), nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                   head=args.head, conditional=args.conditional, batch_size=args.batch_size, lr=args.lr,
                   beta1=args.beta1, seed=args.seed, real_label=real_label, instance_noise=args.instance_noise,

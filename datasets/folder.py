@@ -4,13 +4,22 @@ Every file whose name ends in .png, .jpg or .jpeg (any case) anywhere under
 ``data_dir`` is loaded, turned upright by its EXIF orientation, cropped to
 the centred largest square and resized to ``image_size`` with Lanczos
 filtering.  The result is RGB (C=3), unless every image is grayscale, in
-which case it is C=1.  Transparency is dropped.
+which case it is C=1.  Transparency is dropped; 16-bit and floating-point
+images are scaled from their real range to 0..255 (never clipped); each
+conversion is said once, with a count.
+
+A file that cannot be read as an image (or a subfolder that cannot be
+listed) is skipped, and one ``warning:`` line says how many, which (the first
+few) and why; ``strict=True`` (``--strict-data``) refuses instead.  Finding no
+readable image at all is always an error.
 
 Labels follow the torchvision ``ImageFolder`` convention: the images in the
 first-level subfolder ``data_dir/<class>/...`` get the index of ``<class>``
 among the sorted class names, and images lying directly in ``data_dir`` form
 one more class named ".".  A flat folder of images therefore has all labels 0.
 """
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,51 +31,111 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 GRAYSCALE_MODES = ("1", "L", "LA")
 
 
-def load_folder(data_dir, image_size):
+SHOWN = 3                        # bad files named in a message; the rest are counted
+
+
+def load_folder(data_dir, image_size, strict=False):
     """Load all images as ``(images (N, C, S, S) uint8, labels (N,) int64)``."""
     if data_dir is None:
         raise DatasetError("the folder dataset needs --data-dir DIR, the folder that holds your images")
     root = Path(data_dir)
-    paths = find_images(root)
-    if not paths:
+    paths, bad = find_images(root)
+    if not paths and not bad:
         raise DatasetError(f"no PNG or JPEG images found in {root} (searched subfolders too)")
 
-    images, grayscale = np.empty((len(paths), image_size, image_size, 3), np.uint8), True
-    for i, path in enumerate(paths):
-        images[i], is_gray = _load_square(path, image_size)
+    pixels, kept, conversions, grayscale = [], [], {}, True
+    for path in paths:
+        try:
+            square, is_gray, converted = _load_square(path, image_size)
+        except DatasetError as err:
+            bad.append((path, str(err)))
+            continue
+        pixels.append(square)
+        kept.append(path)
         grayscale = grayscale and is_gray
-    images = images.transpose(0, 3, 1, 2)  # NHWC -> NCHW
+        if converted:
+            conversions[converted] = conversions.get(converted, 0) + 1
+    _report(root, paths, kept, bad, conversions, strict)
+    images = np.stack(pixels).transpose(0, 3, 1, 2)  # NHWC -> NCHW
     if grayscale:
         images = images[:, :1]  # the three channels of a gray image are equal
-    return np.ascontiguousarray(images), _labels(root, paths)
+    return np.ascontiguousarray(images), _labels(root, kept)
 
 
 def find_images(root):
-    """Sorted paths of the PNG/JPEG files anywhere under ``root``."""
+    """(sorted paths of the PNG/JPEG files anywhere under ``root``, [(folder, why) it could not list])."""
     if not root.is_dir():
         raise DatasetError(f"the image folder {root} does not exist or is not a folder")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+    found, unlisted = [], []
+    for folder, _, files in os.walk(root, onerror=lambda err: unlisted.append((Path(err.filename), err.strerror))):
+        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in EXTENSIONS]
+    return sorted(p for p in found if p.is_file()), unlisted
+
+
+def _report(root, paths, kept, bad, conversions, strict):
+    """Say what was converted; skip (with one warning) or refuse (strict) what could not be read."""
+    for what, count in sorted(conversions.items()):
+        print(f"note: {count} image(s) in {root} were {what}", file=sys.stderr)
+    if not bad and kept:
+        return
+    names = ", ".join(f"{p.relative_to(root) if p != root else p} ({why})" for p, why in bad[:SHOWN])
+    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    if strict or not kept:
+        reason = "none of the images could be read" if not kept else "--strict-data"
+        raise DatasetError(f"{len(bad)} unreadable file(s) or folder(s) in {root} ({reason}): {names}{more}")
+    lost = sorted(set(_classes(root, paths)) - set(_classes(root, kept)))
+    gone = f"; class(es) {', '.join(lost)} lost every image" if lost else ""
+    print(f"warning: skipped {len(bad)} unreadable file(s) or folder(s) in {root}: {names}{more}{gone} "
+          f"(training on the other {len(kept)}; --strict-data stops instead)", file=sys.stderr)
 
 
 def _load_square(path, size):
-    """``(pixels (size, size, 3) uint8, was it grayscale?)`` for one file."""
+    """``(pixels (size, size, 3) uint8, was it grayscale?, what was converted or None)`` for one file."""
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
+            image, converted = _to_8_bit(image)
             is_gray = image.mode in GRAYSCALE_MODES
             width, height = image.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
             box = (left, top, left + side, top + side)  # the centred square
             square = image.crop(box).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-            return np.asarray(square), is_gray
+            return np.asarray(square), is_gray, converted
     except Exception as err:  # PIL raises many different errors for bad files
-        raise DatasetError(f"cannot read the image {path} ({type(err).__name__}: {err})") from None
+        raise DatasetError(f"{type(err).__name__}: {err}") from None
+
+
+def _to_8_bit(image):
+    """(an image PIL can convert to RGB without clipping, what was converted or None).
+
+    16-bit greyscale ("I;16", or "I" holding values above 255) is scaled by
+    255/65535; floating point ("F") from [0, 1] (or its own maximum if larger);
+    an alpha channel is dropped.
+    """
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if mode == "F":
+            top, what = (1.0 if values.max(initial=0) <= 1.0 else values.max()), "floating point, scaled to 0..255"
+        elif mode.startswith("I;16") or values.max(initial=0) > 255:
+            top, what = 65535.0, "16-bit, scaled to 8 bits"
+        else:
+            top, what = 255.0, None
+        scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, "L"), what
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        return image, "transparent: the alpha channel was dropped"
+    return image, None
+
+
+def _classes(root, paths):
+    """The class name of each image: its first-level subfolder, or "." if none."""
+    return [names[0] if len(names) > 1 else "." for names in (p.relative_to(root).parts for p in paths)]
 
 
 def _labels(root, paths):
-    """Class index of each image: its first-level subfolder, or "." if none."""
-    parts = [p.relative_to(root).parts for p in paths]
-    classes = [names[0] if len(names) > 1 else "." for names in parts]
+    """Class index of each image: the index of its class among the sorted class names."""
+    classes = _classes(root, paths)
     index = {name: i for i, name in enumerate(sorted(set(classes)))}
     return np.array([index[name] for name in classes], dtype=np.int64)

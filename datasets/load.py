@@ -22,7 +22,7 @@ def default_cache_dir(name):
 
 
 def load_dataset(name, data_dir=None, cache_dir=None, image_size=32, split="train",
-                 mirrors=None, checksums=None):
+                 mirrors=None, checksums=None, strict=False):
     """Load a dataset as ``(images, labels)`` ready for training.
 
     ``images`` is a uint8 array (N, C, image_size, image_size), C = 1 for
@@ -38,6 +38,8 @@ def load_dataset(name, data_dir=None, cache_dir=None, image_size=32, split="trai
     mirrors     base URLs to download from, replacing the built-in list
     checksums   {file name: MD5} replacing the built-in table of published
                 checksums (for tests, or files of your own in that format)
+    strict      "folder" only: refuse unreadable images instead of skipping
+                them with a warning (--strict-data)
 
     Raises ``DatasetError`` with a one-line reason if anything goes wrong.
     """
@@ -53,7 +55,7 @@ def load_dataset(name, data_dir=None, cache_dir=None, image_size=32, split="trai
             raise DatasetError(f"the data folder {data_dir} does not exist or is not a folder")
 
     if name == "folder":
-        return load_folder(data_dir, image_size)
+        return load_folder(data_dir, image_size, strict)
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(name)
     if name == "cifar10":
         images, labels = load_cifar10(split, data_dir, cache_dir, mirrors, checksums)

@@ -20,6 +20,7 @@ class Config:
     data_dir: str | None = None         # absolute, so a run can be resumed from any folder
     image_size: int = 32
     nc: int | None = None               # image channels; None until the data is seen
+    strict_data: bool = False           # folder: refuse unreadable images instead of skipping them
     # the models (the paper's at the defaults)
     nz: int = 100
     ngf: int = 64
