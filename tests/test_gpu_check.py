@@ -1,0 +1,30 @@
+"""benchmarks/gpu_check.sh, run on the CPU: every step it will take on a GPU works and leaves its file.
+
+What cannot run here is the GPU itself (BACKEND=numpy instead of cupy, tiny sizes, no test suite
+inside the test suite); the commands, flags, file names and the summary are the ones the GPU run uses.
+"""
+import os
+import subprocess
+import sys
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gpu_check.sh")
+
+
+def test_gpu_check_script_runs_every_step_on_the_cpu(tiny_mnist, tmp_path):
+    out = tmp_path / "check"
+    env = dict(os.environ, BACKEND="numpy", PYTEST="0", OUT=str(out), DATA_DIR=tiny_mnist, EPOCHS="1",
+               PYTHON=sys.executable,
+               TRAIN_FLAGS="--nz 8 --ngf 4 --ndf 4 --batch-size 8 --max-steps 3",
+               CLASSIFIER_FLAGS="--epochs 1 --batch-size 16", EVAL_FLAGS="--n 16",
+               BENCH_FLAGS="--cases 32x64 --steps 1 --warmup 0")
+    done = subprocess.run(["bash", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = (out / "summary.txt").read_text().splitlines()
+    names = [line.split()[0] for line in summary]
+    assert names == ["env", "train", "generate", "classifier", "evaluate", "bench", "bench_tf32"]
+    failed = [line for line in summary if "rc=0 " not in line]
+    assert not failed, "\n".join(failed) + "\n" + "\n".join(
+        (out / f"{line.split()[0]}.txt").read_text()[-2000:] for line in failed)
+    for path in ("run/checkpoint.npz", "run/losses.png", "generated/grid.png", "classifier.npz", "quality.json"):
+        assert (out / path).exists(), path
+    assert '"s_per_step"' in (out / "bench.txt").read_text()
