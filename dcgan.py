@@ -51,10 +51,15 @@ from gan.config import Config, absolute, resumed
 from gan.errors import TrainingError
 from gan.models import IMAGE_SIZES, build_models, first_weighted_layer, sample, with_labels
 from gan.pictures import image_grid, save_gif, save_png, to_model_range
+from gan.runfolder import RunLock, clear_outputs, describe_run, make_folder, remove_orphans
 from nn import backend
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- training
@@ -77,6 +82,7 @@ class Trainer:
         self.epoch = 0                        # epochs completed
         self.batch_index = 0                  # position inside the current epoch
         self.order = None                     # this epoch's permutation of the data
+        self.last_losses = None               # (loss_d, loss_g, D(x), D(G(z))) of the last metrics row
         # one fixed noise batch for the sample grids, independent of the training draws;
         # conditional: 8 per class, one row per class
         k = self.n_classes
@@ -196,9 +202,10 @@ class Run:
     def __init__(self, out):
         self.out = out
         self.samples = os.path.join(out, "samples")
-        os.makedirs(self.samples, exist_ok=True)
+        make_folder(out)
         self.checkpoint = os.path.join(out, "checkpoint.npz")
         self.metrics = os.path.join(out, "metrics.csv")
+        self.gif = os.path.join(out, "progress.gif")
 
     def start_metrics(self, keep_up_to_step):
         """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint)."""
@@ -215,15 +222,50 @@ class Run:
         with open(self.metrics, "a", newline="") as f:
             csv.DictWriter(f, METRIC_FIELDS).writerow(row)
 
-    def save_grid(self, trainer, epoch):
-        path = os.path.join(self.samples, f"epoch_{epoch:03d}.png")
+    def save_grid(self, trainer):
+        """The fixed-noise grid of where training is: samples/epoch_NNN.png at an epoch's end,
+        epoch_NNN_step_SSSSSSS.png when it stopped inside epoch NNN + 1 (sorted between the two)."""
+        name = f"epoch_{trainer.epoch:03d}" + (f"_step_{trainer.step_count:07d}" if trainer.batch_index % max(
+            trainer.batches_per_epoch, 1) and trainer.step_count else "")
+        path = os.path.join(self.samples, name + ".png")
         save_png(image_grid(trainer.grid_images()), path)
         return path
 
     def save_gif(self):
+        """progress.gif from every grid so far; a grid that cannot be read is left out, with a warning."""
         from PIL import Image
-        frames = [np.array(Image.open(p)) for p in sorted(glob.glob(os.path.join(self.samples, "epoch_*.png")))]
-        save_gif([f[:, :, None] if f.ndim == 2 else f for f in frames], os.path.join(self.out, "progress.gif"))
+        frames, unreadable = [], []
+        for path in sorted(glob.glob(os.path.join(self.samples, "epoch_*.png"))):
+            try:
+                with Image.open(path) as image:
+                    frames.append(np.array(image))
+            except Exception:
+                unreadable.append(os.path.basename(path))
+        if unreadable:
+            warn(f"progress.gif leaves out {len(unreadable)} unreadable grid(s): {', '.join(unreadable[:3])}")
+        frames = [f[:, :, None] if f.ndim == 2 else f for f in frames if f.shape == frames[-1].shape]
+        save_gif(frames, self.gif)
+        return self.gif
+
+    def side_outputs(self, trainer):
+        """The grid, the GIF and the loss plot: each a warning if it fails, never a stop (the checkpoint is saved)."""
+        grid = None
+        for what, write in (("the sample grid", lambda: self.save_grid(trainer)), ("progress.gif", self.save_gif),
+                            ("losses.png", self.plot_losses)):
+            try:
+                result = write()
+                grid = result if what == "the sample grid" else grid
+            except Exception as e:
+                warn(f"could not write {what} in {self.out} ({type(e).__name__}: {e}); training goes on")
+        return grid
+
+    def save_checkpoint(self, trainer):
+        """Atomically; a full disk or a write error is one line, and the previous checkpoint is kept."""
+        try:
+            save_checkpoint(self.checkpoint, trainer.state())
+        except OSError as e:
+            raise TrainingError(f"could not write {self.checkpoint} ({e.strerror or e}); the previous checkpoint, "
+                                "if any, is kept as it was") from None
 
     def plot_losses(self):
         import matplotlib
@@ -259,22 +301,26 @@ class Run:
 
 
 class StopRequest:
-    """First Ctrl-C asks the loop to stop after the current step (and save); a second one aborts."""
+    """Ctrl-C or SIGTERM (what `timeout`, Docker and Slurm send) asks the loop to stop after the
+    current step and save; a second one aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
+        self.requested = None                     # the name of the signal that asked, once one has
 
     def __enter__(self):
-        self.previous = signal.signal(signal.SIGINT, self._handle)
+        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested = signal.Signals(signum).name
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
 
 
 def _progress(total, initial, desc, enabled):
@@ -299,12 +345,27 @@ def fit_to_data(cfg, images, labels):
     return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
 
 
-def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None):
+def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
     """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
 
     ``data``: (images, labels) already loaded; ``class_filter``: train on that class only,
     ``run_root``: the --per-class run folder it belongs to (the per-class driver passes all three).
+    A new run (no ``resume_state``) refuses a folder that holds a run unless ``overwrite``.
     """
+    run = Run(cfg.out)
+    with RunLock(cfg.out):
+        if resume_state is None:
+            existing = describe_run(cfg.out)
+            if existing and not overwrite:
+                raise TrainingError(f"{cfg.out} already holds a run ({existing}): continue it with --resume "
+                                    f"{run_root or cfg.out}, choose another --out, or pass --overwrite to replace it")
+            clear_outputs(cfg.out)
+        if remove_orphans(cfg.out):
+            print(f"note: removed the temp file(s) of an interrupted checkpoint save in {cfg.out}", file=sys.stderr)
+        return _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root)
+
+
+def _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root):
     backend.seed(cfg.seed)
     images, labels = data if data is not None else load_training_data(cfg)
     if class_filter is not None:                          # one class of a --per-class run
@@ -321,26 +382,39 @@ def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, r
         eval_labels = eval_rng.integers(0, trainer.n_classes, cfg.eval_n) if trainer.n_classes else None
         score_samples = lambda: scorer(sample(trainer.G, eval_noise, labels=eval_labels,  # noqa: E731
                                               n_classes=trainer.n_classes))
-    run = Run(cfg.out)
     if resume_state is not None:
         trainer.load_state(resume_state, run.checkpoint)
     run.start_metrics(trainer.step_count)
     print(f"{cfg.dataset}: {len(images)} images {tuple(images.shape[1:])}, backend {backend.name()}, "
           f"G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
           f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
+    if resume_state is not None:
+        print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done"
+              f"{f', {trainer.batch_index} steps into epoch {trainer.epoch + 1}' if trainer.batch_index else ''}); "
+              f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
     if trainer.step_count == 0:
-        run.save_grid(trainer, 0)
+        run.save_grid(trainer)
 
+    started, first_step = time.perf_counter(), trainer.step_count
+    grid = None
     with StopRequest() as stop:
         while trainer.epoch < cfg.epochs and trainer.step_count < (cfg.max_steps or math.inf) \
                 and not stop.requested:
             train_epoch(trainer, run, stop, progress, score_samples)
-            save_checkpoint(run.checkpoint, trainer.state())
-            run.plot_losses()
+            run.save_checkpoint(trainer)                   # first the checkpoint, then what can be redrawn
+            grid = run.side_outputs(trainer)
         trainer.interrupted = stop.requested
-        if stop.requested:
-            print(f"interrupted at step {trainer.step_count}: checkpoint saved to {run.checkpoint}; "
-                  f"continue with: python dcgan.py --resume {run_root or cfg.out}")
+    seconds = time.perf_counter() - started
+    where = (f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.batch_index} steps" if trainer.batch_index
+                                                          % trainer.batches_per_epoch else ""))
+    why = f"stopped by {stop.requested}" if stop.requested else (
+        "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
+    losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
+              if trainer.last_losses is not None else "")
+    resume = "" if trainer.epoch >= cfg.epochs else f"; continue with: python dcgan.py --resume {run_root or cfg.out}"
+    print(f"{why}: step {trainer.step_count} ({where}), {trainer.step_count - first_step} steps in {seconds:.0f} s"
+          f"{losses}; checkpoint {run.checkpoint}" + (f", grid {grid}" if grid else "") +
+          (f", {run.gif}" if os.path.exists(run.gif) else "") + resume, flush=True)
     return trainer
 
 
@@ -391,6 +465,7 @@ def train_epoch(trainer, run, stop, progress=True, score_samples=None):
         run.log(row)
         bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
         epoch_sums, epoch_steps = epoch_sums + mean * n_sum, epoch_steps + n_sum
+        trainer.last_losses = mean
         sums, n_sum, t_log = None, 0, now
     bar.close()
     if epoch_done:
@@ -400,18 +475,19 @@ def train_epoch(trainer, run, stop, progress=True, score_samples=None):
         print(f"epoch {trainer.epoch}/{cfg.epochs}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
               f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
               f"{epoch_steps * cfg.batch_size / seconds:.0f} img/s  {seconds:.1f} s{note}", flush=True)
-        run.save_grid(trainer, trainer.epoch)
-        run.save_gif()
 
 
-def train_per_class(cfg, progress=True):
+def train_per_class(cfg, progress=True, resuming=False, overwrite=False):
     """--per-class (one DCGAN per class): one G/D pair per class, each a normal run in OUT/class_KK/.
 
     Resuming continues each class where it stopped and skips finished ones.
     At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
     """
+    if not resuming and os.path.exists(os.path.join(cfg.out, PER_CLASS_CONFIG)) and not overwrite:
+        raise TrainingError(f"{cfg.out} already holds a --per-class run: continue it with --resume {cfg.out}, "
+                            "choose another --out, or pass --overwrite to replace it")
     images, labels = load_training_data(cfg)
-    os.makedirs(cfg.out, exist_ok=True)
+    make_folder(cfg.out)
     with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
         f.write(cfg.to_json())
     rows = []
@@ -427,7 +503,8 @@ def train_per_class(cfg, progress=True):
             if state is not None:
                 sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg.epochs, cfg.max_steps, cfg.log_every,
                               cfg.data_dir)
-            trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out)
+            trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
+                            overwrite=state is None)          # a class folder without a checkpoint is ours to redo
             if trainer.interrupted:
                 return
         _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
@@ -465,6 +542,8 @@ def train_parser():
                         "or 64 (the paper's; default for folder)")
     p.add_argument("--out", default=None, help="run folder (default runs/<dataset>)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, backend and machine = same run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out even though it holds one (its checkpoint, metrics and grids are replaced)")
     p.add_argument("--resume", metavar="OUT", default=None,
                    help="continue the run in folder OUT from its checkpoint.npz (model, optimiser, data "
                         "position, RNG); architecture and optimiser settings come from the checkpoint")
@@ -524,6 +603,7 @@ def train_main(args):
     if args.resume and os.path.exists(os.path.join(args.resume, PER_CLASS_CONFIG)):
         with open(os.path.join(args.resume, PER_CLASS_CONFIG)) as f:
             cfg = resume(Config.from_json(f.read()))
+        return train_per_class(cfg, not args.no_progress, resuming=True)
     elif args.resume:
         ckpt = os.path.join(args.resume, "checkpoint.npz")
         resume_state = load_checkpoint(ckpt)
@@ -537,8 +617,8 @@ def train_main(args):
     if cfg.eval_every and not cfg.classifier:
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     if cfg.per_class:
-        return train_per_class(cfg, progress=not args.no_progress)
-    train(cfg, resume_state, progress=not args.no_progress)
+        return train_per_class(cfg, not args.no_progress, resuming=bool(args.resume), overwrite=args.overwrite)
+    train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
 
 
 def main(argv=None):

@@ -134,19 +134,24 @@ def test_same_seed_same_run_and_other_seed_differs(image_folder, tmp_path):
     assert not np.array_equal(a["G/0.weight"], c["G/0.weight"])
 
 
-def test_ctrl_c_saves_and_exits_cleanly(image_folder, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_save_and_exit_cleanly(image_folder, tmp_path, monkeypatch, capsys, sig):
     original = dcgan.Trainer.step
 
-    def step_then_interrupt(self, real, labels=None):
+    def step_then_signal(self, real, labels=None):
         stats = original(self, real, labels)
         if self.step_count == 3:
-            os.kill(os.getpid(), signal.SIGINT)          # what Ctrl-C delivers
+            os.kill(os.getpid(), sig)                    # what Ctrl-C, timeout, Docker or Slurm deliver
         return stats
 
-    monkeypatch.setattr(dcgan.Trainer, "step", step_then_interrupt)
+    monkeypatch.setattr(dcgan.Trainer, "step", step_then_signal)
     assert run_train(image_folder, tmp_path / "run", "--epochs", "5") == 0
     out = capsys.readouterr().out
-    assert "interrupted at step 3: checkpoint saved to" in out and "--resume" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"stopped by {signal.Signals(sig).name}: step 3 (0 of 5 epochs + 3 steps)"), last
+    assert "checkpoint " in last and f"--resume {tmp_path / 'run'}" in last
+    assert (tmp_path / "run/samples/epoch_000_step_0000003.png").exists()      # the grid of where it stopped
+    assert (tmp_path / "run/progress.gif").exists()
     with np.load(tmp_path / "run/checkpoint.npz") as ckpt:
         assert int(ckpt["step"]) == 3
 
