@@ -1,0 +1,139 @@
+"""What is protected: no run replaced unasked, one run per folder, damaged side outputs, a full disk.
+
+Each case checks the exit code, the one line, and that nothing was lost: the
+checkpoint's bytes before and after.
+"""
+import errno
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dcgan
+from gan import checkpoint as checkpoint_module
+from gan.runfolder import RunLock
+
+TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("blobs")
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(root / f"{i:02d}.png")
+    return str(root)
+
+
+def train(folder, out, *extra):
+    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY, *extra])
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture
+def finished_run(folder, tmp_path):
+    out = tmp_path / "run"
+    assert train(folder, out, "--epochs", "1") == 0
+    return out
+
+
+def test_a_new_run_refuses_a_folder_holding_a_run(folder, finished_run, capsys):
+    before = digest(finished_run / "checkpoint.npz")
+    rows = (finished_run / "metrics.csv").read_text()
+    capsys.readouterr()
+    assert train(folder, finished_run, "--max-steps", "2") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {finished_run} already holds a run (folder, step 3, epoch 1)") and err.count("\n") == 1
+    assert "--resume" in err and "--overwrite" in err and "another --out" in err
+    assert digest(finished_run / "checkpoint.npz") == before
+    assert (finished_run / "metrics.csv").read_text() == rows
+
+
+def test_overwrite_replaces_the_run_when_asked(folder, finished_run):
+    assert train(folder, finished_run, "--max-steps", "2", "--overwrite") == 0
+    with np.load(finished_run / "checkpoint.npz") as f:
+        assert int(f["step"]) == 2
+    assert not (finished_run / "samples" / "epoch_001.png").exists()     # the old run's grids are gone too
+
+
+def test_a_second_run_in_a_folder_in_use_is_refused(folder, tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    with RunLock(str(out)):
+        assert train(folder, out, "--max-steps", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the run folder {out} is in use by process {os.getpid()}") and err.count("\n") == 1
+
+
+def test_a_stale_lock_from_a_killed_run_does_not_block(folder, tmp_path):
+    """The lock is an flock: the kernel drops it with the process, whatever the file says."""
+    out = tmp_path / "stale"
+    out.mkdir()
+    (out / ".lock").write_text("process 999999 on a-dead-host since 2026-01-01 00:00:00")
+    assert train(folder, out, "--max-steps", "1") == 0
+
+
+def test_a_damaged_old_grid_does_not_block_resume(folder, finished_run, capsys):
+    grid = finished_run / "samples" / "epoch_001.png"
+    grid.write_bytes(grid.read_bytes()[:40])                          # torn
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: progress.gif leaves out 1 unreadable grid(s): epoch_001.png" in err
+    with np.load(finished_run / "checkpoint.npz") as f:
+        assert int(f["epoch"]) == 2
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(folder, finished_run, monkeypatch, capsys):
+    before = digest(finished_run / "checkpoint.npz")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module.np, "savez", no_space)
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not write {finished_run / 'checkpoint.npz'} (No space left on device)")
+    assert err.count("\n") == 1
+    assert digest(finished_run / "checkpoint.npz") == before
+    assert not list(finished_run.glob(".checkpoint-*.npz")), "the temp file was left behind"
+
+
+def test_orphan_temp_files_are_removed_by_the_next_run(finished_run, capsys):
+    (finished_run / ".checkpoint-abc123.npz").write_bytes(b"half a checkpoint")
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
+    assert not list(finished_run.glob(".checkpoint-*.npz"))
+    assert "removed the temp file(s) of an interrupted checkpoint save" in capsys.readouterr().err
+
+
+def test_max_steps_leaves_the_grid_of_where_it_stopped_and_the_gif(folder, tmp_path, capsys):
+    out = tmp_path / "short"
+    assert train(folder, out, "--max-steps", "2") == 0
+    assert (out / "samples" / "epoch_000_step_0000002.png").exists() and (out / "progress.gif").exists()
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("stopped at --max-steps 2: step 2 (0 of 25 epochs + 2 steps)")
+    assert f"continue with: python dcgan.py --resume {out}" in last
+
+
+@pytest.mark.parametrize("make_out", ["file", "unwritable", "proc"])
+def test_an_out_that_cannot_be_a_run_folder_is_one_line(folder, tmp_path, capsys, make_out):
+    out = tmp_path / "out"
+    if make_out == "proc":
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc here")
+        out = "/proc/self/dcgan-run"                                  # a folder nobody can create
+    elif make_out == "file":
+        out.write_text("not a folder")
+    else:
+        out.mkdir()
+        os.chmod(out, 0o500)
+        if os.access(out, os.W_OK):                                  # root ignores permissions
+            pytest.skip("this user can write anywhere")
+    assert train(folder, out, "--max-steps", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
