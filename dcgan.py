@@ -28,7 +28,14 @@ fixed noise batch, at step 0 and after every epoch), progress.gif,
 losses.png, metrics.csv and checkpoint.npz (written atomically; everything
 needed to resume exactly).
 """
-import argparse
+import sys
+
+if __name__ == "__main__":            # Ctrl-C while NumPy and friends load: one line, not a traceback
+    sys.excepthook = lambda kind, value, tb: (
+        print("interrupted", file=sys.stderr) if issubclass(kind, KeyboardInterrupt)
+        else sys.__excepthook__(kind, value, tb))
+
+import argparse  # noqa: E402 (after the hook above, on purpose)
 import csv
 import dataclasses
 import glob
@@ -36,7 +43,6 @@ import json
 import math
 import os
 import signal
-import sys
 import time
 
 import numpy as np
@@ -46,7 +52,8 @@ import nn
 from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
                             load_models, prefixed, save_checkpoint, unprefixed)
-from gan.cli import HelpFormatter, add_backend_flag, positive_float, positive_int, run_command, use_backend
+from gan.cli import (HelpFormatter, add_backend_flag, fraction, momentum, nonnegative_float, positive_float, positive_int,
+                     run_command, seed_int, use_backend)
 from gan.config import Config, absolute, resumed
 from gan.errors import TrainingError
 from gan.models import IMAGE_SIZES, build_models, first_weighted_layer, sample, with_labels
@@ -181,6 +188,13 @@ class Trainer:
         return s
 
     def load_state(self, state, path):
+        missing = [k for k in ("step", "epoch", "batch_index", "order", "rng", "fixed_noise") if k not in state]
+        if missing:
+            raise TrainingError(f"{path} lacks {', '.join(missing)}: not a complete training checkpoint of this program")
+        order = state["order"]
+        if order.size and (order.size != len(self.images) or order.max() >= len(self.images)):
+            raise TrainingError(f"{path} was trained on {order.size} images, the data has {len(self.images)}: "
+                                "resume with the same data (--data-dir), or start a new run")
         for name, model in (("G", self.G), ("D", self.D)):
             try:
                 model.load_state_dict(unprefixed(name, state))
@@ -533,7 +547,7 @@ def train_parser():
     p.add_argument("--epochs", type=positive_int, default=25, help="total epochs (on --resume too: the total, not more)")
     p.add_argument("--batch-size", type=positive_int, default=128, help="images per batch")
     p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate, both networks")
-    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    p.add_argument("--beta1", type=momentum, default=0.5, help="Adam beta1")
     p.add_argument("--nz", type=positive_int, default=100, help="size of the latent vector z")
     p.add_argument("--ngf", type=positive_int, default=64, help="generator width (channels of its last hidden layer)")
     p.add_argument("--ndf", type=positive_int, default=64, help="discriminator width (channels of its first layer)")
@@ -541,7 +555,7 @@ def train_parser():
                    help="32 (default for mnist, fashion-mnist, cifar10: 28x28 is padded to 32x32) "
                         "or 64 (the paper's; default for folder)")
     p.add_argument("--out", default=None, help="run folder (default runs/<dataset>)")
-    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, backend and machine = same run")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in --out even though it holds one (its checkpoint, metrics and grids are replaced)")
     p.add_argument("--resume", metavar="OUT", default=None,
@@ -560,10 +574,10 @@ def train_parser():
     variants.add_argument("--head", default="conv", choices=["conv", "linear"],
                           help="linear: a Linear layer (with BatchNorm1d) maps z to G's 4x4 maps and ends D "
                                "(the 'linear DCGAN' variant)")
-    variants.add_argument("--label-smoothing", type=float, nargs="?", const=0.9, default=None, metavar="TARGET",
+    variants.add_argument("--label-smoothing", type=fraction, nargs="?", const=0.9, default=None, metavar="TARGET",
                           help="one-sided label smoothing: D's target for real images is TARGET (0.9 if no value) "
                                "instead of 1, so D cannot become over-confident; fake targets stay 0")
-    variants.add_argument("--instance-noise", type=float, default=0.0, metavar="SIGMA",
+    variants.add_argument("--instance-noise", type=nonnegative_float, default=0.0, metavar="SIGMA",
                           help="add N(0, sigma^2) noise to every image D sees (real and fake), sigma falling "
                                "linearly from SIGMA to 0 over the run: overlapping the two distributions "
                                "early keeps D's gradients useful to G")
@@ -579,11 +593,7 @@ def train_parser():
 
 def config_from_flags(args):
     """The Config of a new run, from the command line."""
-    real_label = args.label_smoothing or 1.0
-    if not 0 < real_label <= 1:
-        raise TrainingError(f"--label-smoothing {args.label_smoothing}: the real target must be in (0, 1]")
-    if args.instance_noise < 0:
-        raise TrainingError(f"--instance-noise {args.instance_noise}: sigma must be >= 0")
+    real_label = args.label_smoothing or 1.0               # argparse has checked every range
     return Config(dataset=args.dataset, data_dir=absolute(args.data_dir),      # absolute: usable from anywhere later
                   image_size=args.image_size or (64 if args.dataset == "folder" else 32), strict_data=args.strict_data,
                   nc=DATASET_CHANNELS.get(args.dataset), nz=args.nz, ngf=args.ngf, ndf=args.ndf,
@@ -592,6 +602,21 @@ def config_from_flags(args):
                   epochs=args.epochs, max_steps=args.max_steps, log_every=args.log_every,
                   out=args.out or os.path.join("runs", args.dataset), per_class=args.per_class,
                   eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n)
+
+
+# flags whose value a checkpoint decides on --resume, and the Config field each sets
+FIXED_ON_RESUME = [("--dataset", "dataset"), ("--image-size", "image_size"), ("--nz", "nz"), ("--ngf", "ngf"),
+                   ("--ndf", "ndf"), ("--head", "head"), ("--conditional", "conditional"), ("--per-class", "per_class"),
+                   ("--batch-size", "batch_size"), ("--lr", "lr"), ("--beta1", "beta1"), ("--seed", "seed"),
+                   ("--label-smoothing", "real_label"), ("--instance-noise", "instance_noise"),
+                   ("--strict-data", "strict_data")]
+
+
+def ignored_on_resume(saved, args, given):
+    """The flags the user gave that the checkpoint overrides, as "--lr 0.001 (the run's: 0.0002)"."""
+    asked = config_from_flags(args)
+    return [f"{flag} {getattr(asked, field)} (the run's: {getattr(saved, field)})"
+            for flag, field in FIXED_ON_RESUME if flag in given and getattr(asked, field) != getattr(saved, field)]
 
 
 def train_main(args):
@@ -608,6 +633,10 @@ def train_main(args):
         ckpt = os.path.join(args.resume, "checkpoint.npz")
         resume_state = load_checkpoint(ckpt)
         cfg = resume(checkpoint_config(resume_state, ckpt))
+        ignored = ignored_on_resume(cfg, args, args.given)
+        if ignored:
+            print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
+                  file=sys.stderr)
         if int(resume_state["epoch"]) >= cfg.epochs:
             print(f"{ckpt} has already trained {int(resume_state['epoch'])} epochs; "
                   f"pass a larger --epochs (the total) to train more")
@@ -627,7 +656,10 @@ def main(argv=None):
         return run_command(sampling.generate, sampling.generate_parser().parse_args(argv[1:]))
     if argv[:1] == ["evaluate"]:
         return run_command(sampling.evaluate, sampling.evaluate_parser().parse_args(argv[1:]))
-    return run_command(train_main, train_parser().parse_args(argv[1:] if argv[:1] == ["train"] else argv))
+    argv = argv[1:] if argv[:1] == ["train"] else argv
+    args = train_parser().parse_args(argv)
+    args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
+    return run_command(train_main, args)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ import time
 
 import numpy as np
 
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the examples from the repository root as modules: python -m examples.discriminator_features ...")
+
 import datasets
 import nn
 from gan import checkpoint, cli, pictures

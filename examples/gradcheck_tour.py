@@ -9,10 +9,15 @@ layer: the relative error of dx and of each parameter gradient. Around 1e-10
 is a correct backward; a wrong one shows up as 1e-2 or worse.
 """
 import argparse
+import sys
 
 import numpy as np
 
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the examples from the repository root as modules: python -m examples.gradcheck_tour ...")
+
 import nn
+from gan import cli
 from nn.gradcheck import check_layer, check_loss
 
 LAYERS = [
@@ -34,10 +39,13 @@ LAYERS = [
 ]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m examples.gradcheck_tour", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy", choices=nn.backend.BACKENDS)
-    args = parser.parse_args()
+    return cli.run_command(tour, parser.parse_args(argv))
+
+
+def tour(args):
     nn.backend.use(args.backend)
     print(f"backend {args.backend}, float64, central differences h=1e-6, random upstream gradient\n")
     print(f"{'layer':40s} {'gradient':10s} {'rel error':>10s}")
@@ -60,4 +68,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -42,6 +42,9 @@ import sys
 
 import numpy as np
 
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the examples from the repository root as modules: python -m examples.latent_space ...")
+
 from gan import checkpoint, cli, models, pictures, quality
 from gan.errors import UserError
 

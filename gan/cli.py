@@ -69,7 +69,11 @@ def number_type(cast, check, requirement):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "at least 1")
+seed_int = number_type(int, lambda v: 0 <= v < 2 ** 32, "an integer from 0 to 2**32 - 1")
 positive_float = number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+nonnegative_float = number_type(float, lambda v: v >= 0 and math.isfinite(v), "0 or more")
+fraction = number_type(float, lambda v: 0 < v <= 1, "in (0, 1]")                        # NaN fails every test
+momentum = number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import quality
 from .checkpoint import PER_CLASS_CONFIG, class_folder, load_checkpoint, load_models
-from .cli import HelpFormatter, add_backend_flag, positive_int, use_backend
+from .cli import HelpFormatter, add_backend_flag, positive_int, seed_int, use_backend
 from .config import Config
 from .errors import UserError
 from .models import sample, slerp
@@ -87,11 +87,28 @@ def evaluate_parser():
     p.add_argument("--data-dir", default=None,
                    help="folder with the dataset's files (default: the checkpoint's, else the classifier's)")
     p.add_argument("--n", type=positive_int, default=10000, help="samples to generate from --checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="seed for z")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for z")
     p.add_argument("--bn-stats", default="batch", choices=["batch", "running"], help="as in generate")
     add_backend_flag(p)
     p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
     return p
+
+
+TOLERANCE = 1e-3                   # float samples may overshoot [-1, 1] by rounding, not more
+
+
+def check_samples(images, source):
+    """Samples to score must be at least 2, finite, and uint8 or floats in [-1, 1]: else one line, not a score."""
+    if len(images) < 2:
+        raise UserError(f"{source}: {len(images)} sample(s); a Frechet distance needs at least 2")
+    if images.dtype == np.uint8:
+        return
+    if not np.all(np.isfinite(images)):
+        raise UserError(f"{source}: {int(np.sum(~np.isfinite(images)))} values are NaN or infinite")
+    low, high = float(images.min()), float(images.max())
+    if low < -1 - TOLERANCE or high > 1 + TOLERANCE:
+        raise UserError(f"{source}: samples range over [{low:g}, {high:g}], not [-1, 1] (what G draws and "
+                        "generate's samples.npy holds); rescale them, e.g. x / 127.5 - 1 for 0..255")
 
 
 def load_samples(path):
@@ -102,7 +119,16 @@ def load_samples(path):
         files = [f for f in files if os.path.basename(f)[0].isdigit()] or files    # skip grid.png if numbered ones exist
         if not files:
             raise UserError(f"no PNG images in {path}")
-        arrays = [np.array(Image.open(f)) for f in files]
+        arrays = []
+        for f in files:
+            try:
+                with Image.open(f) as image:
+                    arrays.append(np.array(image))
+            except Exception as e:
+                raise UserError(f"{f} cannot be read as an image ({type(e).__name__}: {e})") from None
+        if any(a.dtype != np.uint8 for a in arrays):
+            raise UserError(f"the PNG images in {path} must be 8-bit (found {sorted({str(a.dtype) for a in arrays})}): "
+                            "score what generate writes, or a samples.npy in [-1, 1]")
         if len({a.shape for a in arrays}) != 1:
             raise UserError(f"the PNG images in {path} do not all have the same size")
         x = np.stack(arrays)
@@ -125,6 +151,7 @@ def evaluate(args):
         images, _ = model.generate(args.n, np.random.default_rng(args.seed), args.bn_stats)
     else:
         images = load_samples(args.samples)
+    check_samples(images, args.checkpoint or args.samples)
     classifier = quality.load_classifier(args.classifier)
     cls_meta = classifier[1]
     dataset = args.dataset or (cfg.dataset if cfg else cls_meta["dataset"])
@@ -134,8 +161,12 @@ def evaluate(args):
     result["dataset"] = dataset
     print(quality.format_table(result, quality.CLASS_NAMES.get(dataset)))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        except OSError as e:
+            raise UserError(f"cannot write --json {args.json}: {e.strerror or e}") from None
         print(f"wrote {args.json}")
 
 
@@ -151,7 +182,7 @@ def generate_parser():
                         "classes.png, one row per class")
     p.add_argument("--n", type=positive_int, default=64, help="number of images")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="seed for z: same seed = same images")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for z: same seed = same images")
     add_backend_flag(p)
     p.add_argument("--bn-stats", default="batch", choices=["batch", "running"],
                    help="BatchNorm statistics: each batch's own (as in training; default) or the running averages")
@@ -166,7 +197,10 @@ def generate(args):
     model = SavedModel(args.checkpoint)
     rng = np.random.default_rng(args.seed)
     images, labels = model.generate(args.n, rng, args.bn_stats, args.class_index)
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {args.out} cannot be a folder: {e.strerror or e}") from None
     np.save(os.path.join(args.out, "samples.npy"), images)
     if labels is not None:
         np.save(os.path.join(args.out, "labels.npy"), labels)

@@ -230,6 +230,12 @@ def test_cupy_without_cupy_or_gpu(tmp_path):
     (["--lr", "-1"], "must be a positive number"),
     (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
     (["--epochs", "two"], "'two' is not an integer"),
+    (["--beta1", "1"], "must be at least 0 and below 1"),
+    (["--beta1", "nan"], "must be at least 0 and below 1"),
+    (["--lr", "nan"], "must be a positive number"),
+    (["--seed", "-1"], "must be an integer from 0 to 2**32 - 1"),
+    (["--label-smoothing", "1.5"], "must be in (0, 1]"),
+    (["--instance-noise", "nan"], "must be 0 or more"),
 ])
 def test_bad_flags(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -5,6 +5,7 @@ and both examples run in-process on its checkpoint (fixtures tiny_mnist, tiny_cl
 module_no_checksums are in conftest.py).
 """
 import json
+import os
 import re
 
 import numpy as np
@@ -144,3 +145,25 @@ def test_latent_arithmetic_errors(tiny_checkpoint, tiny_classifier, tmp_path, ca
     assert latent_space.main(["--checkpoint", tiny_checkpoint, "--classifier", tiny_classifier,
                               "--out", str(tmp_path), "--n", "64"]) == 1
     one_line_error(capsys, "no default --arithmetic for mnist")
+
+
+@pytest.mark.parametrize("name", ["train_classifier", "latent_space", "discriminator_features", "gradcheck_tour"])
+def test_examples_run_as_modules_and_say_so_when_run_as_files(name):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    as_file = subprocess.run([sys.executable, f"examples/{name}.py", "--help"], cwd=root, capture_output=True, text=True)
+    assert as_file.returncode == 1
+    assert as_file.stderr == f"error: run the examples from the repository root as modules: python -m examples.{name} ...\n"
+    as_module = subprocess.run([sys.executable, "-m", f"examples.{name}", "--help"], cwd=root, capture_output=True,
+                               text=True)
+    assert as_module.returncode == 0 and "usage: python -m examples." in as_module.stdout
+
+
+def test_gradcheck_tour_without_cupy_is_one_line(capsys, monkeypatch):
+    import sys
+    from examples import gradcheck_tour
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    assert gradcheck_tour.main(["--backend", "cupy"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: backend 'cupy' asked for, but CuPy is not installed") and err.count("\n") == 1

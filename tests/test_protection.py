@@ -137,3 +137,92 @@ def test_an_out_that_cannot_be_a_run_folder_is_one_line(folder, tmp_path, capsys
     assert train(folder, out, "--max-steps", "1") == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_resume_says_which_flags_the_checkpoint_overrides(finished_run, capsys):
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--lr", "0.001", "--nz", "8",
+                       "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --resume trains the checkpoint's model with its settings; ignoring --lr 0.001 (the run's: 0.0002)" \
+        in err
+    assert "--nz" not in err                                   # same value as the run's: nothing to say
+
+
+def test_resume_with_fewer_images_than_the_checkpoint_is_one_line(folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(folder, out, "--max-steps", "1") == 0                 # stops inside the epoch
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    for name in sorted(os.listdir(folder))[:16]:
+        (smaller / name).write_bytes(open(os.path.join(folder, name), "rb").read())
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(out), "--data-dir", str(smaller), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "was trained on 24 images, the data has 16" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("drop", ["config", "rng"])
+def test_hand_made_checkpoint_without_an_entry_is_one_line(finished_run, capsys, drop):
+    path = finished_run / "checkpoint.npz"
+    with np.load(path) as f:
+        state = {k: f[k] for k in f.files if k != drop}
+    np.savez(path, **state)
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and drop in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("samples,message", [
+    (np.full((8, 1, 32, 32), 200.0, np.float32), "samples range over [200, 200], not [-1, 1]"),
+    (np.full((8, 1, 32, 32), np.nan, np.float32), "8192 values are NaN or infinite"),
+    (np.zeros((1, 1, 32, 32), np.float32), "1 sample(s); a Frechet distance needs at least 2"),
+], ids=["0..255", "nan", "one"])
+def test_evaluate_refuses_samples_it_cannot_score(tiny_classifier, tmp_path, capsys, samples, message):
+    path = tmp_path / "s.npy"
+    np.save(path, samples)
+    assert dcgan.main(["evaluate", "--samples", str(path), "--classifier", tiny_classifier]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_evaluate_a_folder_with_an_empty_png_is_one_line(tiny_classifier, tmp_path, capsys):
+    for i in range(3):
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / f"{i:05d}.png")
+    (tmp_path / "00003.png").write_bytes(b"")
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path), "--classifier", tiny_classifier]) == 1
+    err = capsys.readouterr().err
+    assert "00003.png cannot be read as an image" in err and err.count("\n") == 1
+
+
+def test_evaluate_json_into_a_new_folder_and_generate_out_a_file(finished_run, tiny_classifier, tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.zeros((4, 1, 32, 32), np.float32))
+    target = tmp_path / "new" / "folder" / "q.json"
+    assert dcgan.main(["evaluate", "--samples", str(tmp_path / "s.npy"), "--classifier", tiny_classifier,
+                       "--json", str(target)]) == 0
+    assert target.exists()
+    (tmp_path / "a-file").write_text("x")
+    capsys.readouterr()
+    assert dcgan.main(["generate", "--checkpoint", str(finished_run), "--out", str(tmp_path / "a-file")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {tmp_path / 'a-file'} cannot be a folder") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.4, 1.5])
+def test_ctrl_c_at_any_moment_is_never_a_traceback(folder, tmp_path, delay):
+    """While Python imports NumPy, while the data loads, or while it trains: one line or a clean stop."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "dcgan.py", "--dataset", "folder", "--data-dir", folder,
+                             "--out", str(tmp_path / "run"), *TINY, "--max-steps", "400"],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if "init_import_site" in err:
+        pytest.skip("the signal came while the interpreter itself started, before dcgan.py ran")
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 1, 130, -signal.SIGINT), (proc.returncode, err)

@@ -144,8 +144,8 @@ def test_instance_noise_anneals_and_reaches_d(tiny_mnist, no_checksums, tmp_path
 
 
 @pytest.mark.parametrize("flags,code,message", [
-    (["--label-smoothing", "1.5"], 1, "the real target must be in (0, 1]"),
-    (["--instance-noise", "-1"], 1, "sigma must be >= 0"),
+    (["--label-smoothing", "1.5"], 2, "must be in (0, 1]"),
+    (["--instance-noise", "-1"], 2, "must be 0 or more"),
     (["--per-class", "--conditional"], 2, "not allowed with argument"),
     (["--head", "mlp"], 2, "invalid choice: 'mlp'"),
 ])
