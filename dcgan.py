@@ -62,6 +62,7 @@ from gan.runfolder import RunLock, clear_outputs, describe_run, make_folder, rem
 from nn import backend
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
+DEFAULT_EPOCHS = 25
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
 
@@ -355,7 +356,8 @@ def fit_to_data(cfg, images, labels):
     if images.shape[1] != nc:
         raise TrainingError(f"the data has {images.shape[1]} channels, the checkpoint's model {nc}")
     if len(images) < cfg.batch_size:
-        raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg.batch_size}")
+        raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg.batch_size}: "
+                            f"pass a smaller --batch-size (at most {len(images)}) or add images")
     return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
 
 
@@ -544,7 +546,8 @@ def train_parser():
                         "(for folder: the folder of PNG/JPEG images)")
     p.add_argument("--strict-data", action="store_true",
                    help="folder: stop at an unreadable image instead of skipping it with a warning")
-    p.add_argument("--epochs", type=positive_int, default=25, help="total epochs (on --resume too: the total, not more)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="total epochs (default 25; on --resume the run's own total unless given: the total, not more)")
     p.add_argument("--batch-size", type=positive_int, default=128, help="images per batch")
     p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate, both networks")
     p.add_argument("--beta1", type=momentum, default=0.5, help="Adam beta1")
@@ -599,7 +602,7 @@ def config_from_flags(args):
                   nc=DATASET_CHANNELS.get(args.dataset), nz=args.nz, ngf=args.ngf, ndf=args.ndf,
                   head=args.head, conditional=args.conditional, batch_size=args.batch_size, lr=args.lr,
                   beta1=args.beta1, seed=args.seed, real_label=real_label, instance_noise=args.instance_noise,
-                  epochs=args.epochs, max_steps=args.max_steps, log_every=args.log_every,
+                  epochs=args.epochs or DEFAULT_EPOCHS, max_steps=args.max_steps, log_every=args.log_every,
                   out=args.out or os.path.join("runs", args.dataset), per_class=args.per_class,
                   eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n)
 
@@ -638,7 +641,7 @@ def train_main(args):
             print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
                   file=sys.stderr)
         if int(resume_state["epoch"]) >= cfg.epochs:
-            print(f"{ckpt} has already trained {int(resume_state['epoch'])} epochs; "
+            print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
                   f"pass a larger --epochs (the total) to train more")
             return
     else:
@@ -650,13 +653,28 @@ def train_main(args):
     train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
 
 
+# PyTorch's DCGAN example (pytorch/examples dcgan/main.py) spells some flags differently; its users'
+# muscle memory works here too. Not listed in --help; README lists them once.
+PYTORCH_FLAGS = {"--dataroot": "--data-dir", "--batchSize": "--batch-size", "--imageSize": "--image-size",
+                 "--niter": "--epochs", "--outf": "--out", "--manualSeed": "--seed", "--cuda": "--backend=cupy"}
+
+
+def pytorch_spellings(argv):
+    """argv with PyTorch's DCGAN example's flag names replaced by ours (--batchSize 64 -> --batch-size 64)."""
+    out = []
+    for token in argv:
+        name, eq, value = token.partition("=")
+        out.append(PYTORCH_FLAGS[name] + eq + value if name in PYTORCH_FLAGS else token)
+    return out
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["generate"]:
         return run_command(sampling.generate, sampling.generate_parser().parse_args(argv[1:]))
     if argv[:1] == ["evaluate"]:
         return run_command(sampling.evaluate, sampling.evaluate_parser().parse_args(argv[1:]))
-    argv = argv[1:] if argv[:1] == ["train"] else argv
+    argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
     args = train_parser().parse_args(argv)
     args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
     return run_command(train_main, args)

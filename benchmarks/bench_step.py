@@ -41,6 +41,14 @@ from nn import backend
 CASES = [(32, 1, 64), (32, 1, 128), (64, 3, 64), (64, 3, 128)]     # (image size, channels, batch)
 
 
+def parse_case(text):
+    """"32x128" -> (32, 1, 128): 32x32 is the MNIST case (1 channel), 64x64 the paper's (3 channels)."""
+    size, _, batch = text.partition("x")
+    if size not in ("32", "64") or not batch.isdigit() or int(batch) < 1:
+        raise ValueError(f"{text!r} is not SIZExBATCH with SIZE 32 or 64 and BATCH at least 1")
+    return int(size), 1 if size == "32" else 3, int(batch)
+
+
 def sync():
     if backend.name() == "cupy":
         backend.xp().cuda.Device().synchronize()
@@ -230,12 +238,16 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="CPU threads (BLAS and PyTorch); set OMP_NUM_THREADS before start for BLAS")
-    parser.add_argument("--cases", default="all", help="comma list like 32x128,64x64 (size x batch)")
+    parser.add_argument("--cases", default="all",
+                        help="comma list of SIZExBATCH, e.g. 32x128,64x16: size 32 (1 channel) or 64 (3 channels), "
+                             "any batch")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
     args = parser.parse_args(argv)
     cli.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
-    cases = CASES if args.cases == "all" else [
-        c for c in CASES if f"{c[0]}x{c[2]}" in args.cases.split(",")]
+    try:
+        cases = CASES if args.cases == "all" else [parse_case(c) for c in args.cases.split(",")]
+    except ValueError as e:
+        parser.error(f"--cases: {e}")
     peak = sgemm_gflops()
     for size, nc, batch in cases:
         trainer = make_trainer(size, nc, batch)

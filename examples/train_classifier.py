@@ -14,6 +14,7 @@ import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
     sys.exit("error: run the examples from the repository root as modules: python -m examples.train_classifier ...")
@@ -42,6 +43,7 @@ def main(argv=None):
     p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=cli.positive_int, default=None, help="use only this many training images")
     args = p.parse_args(argv)
     try:
@@ -65,6 +67,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         order = backend.rng().permutation(len(x_train))
         total = 0.0
+        bar = tqdm(total=steps, desc=f"epoch {epoch}/{args.epochs}", unit="step", leave=False,
+                   disable=args.no_progress, dynamic_ncols=True)
         for s in range(steps):
             idx = np.sort(order[s * b:(s + 1) * b])
             model.zero_grad()
@@ -72,6 +76,9 @@ def main(argv=None):
             model.backward(grad)
             opt.step()
             total += float(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / (s + 1):.3f}", refresh=False)
+        bar.close()
         acc = accuracy(model, x_test, y_test)
         print(f"epoch {epoch}/{args.epochs}  train loss {total / steps:.4f}  test accuracy {acc:.4f}  "
               f"{time.perf_counter() - t0:.1f} s", flush=True)

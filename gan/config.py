@@ -66,10 +66,10 @@ def resumed(saved, out, epochs, max_steps, log_every, data_dir=None, eval_every=
             eval_n=None):
     """The Config a resumed run trains with: the checkpoint's model and optimiser, the command line's run.
 
-    ``epochs`` is the total to reach; ``data_dir`` (if given) replaces the saved one;
+    ``epochs`` is the total to reach (None: the run's own); ``data_dir`` (if given) replaces the saved one;
     --eval-every settings replace the saved ones only when --eval-every is given.
     """
-    changes = dict(out=out, epochs=epochs, max_steps=max_steps, log_every=log_every)
+    changes = dict(out=out, epochs=epochs or saved.epochs, max_steps=max_steps, log_every=log_every)
     if data_dir:
         changes["data_dir"] = absolute(data_dir)
     if eval_every:

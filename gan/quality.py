@@ -200,5 +200,5 @@ def format_table(result, class_names=None):
              f"{'KL to uniform':28s} {result['kl_to_uniform']:.4f}   (0 = balanced, "
              f"{np.log(len(names)):.2f} = one class)",
              f"{'mean top-class confidence':28s} {result['mean_confidence']:.3f}",
-             "class histogram: " + "  ".join(f"{n} {h:.2f}" for n, h in zip(names, result["class_histogram"]))]
+             "class shares: " + "  ".join(f"{n} {100 * h:.1f}%" for n, h in zip(names, result["class_histogram"]))]
     return "\n".join(lines)

@@ -185,7 +185,7 @@ def generate_parser():
     p.add_argument("--seed", type=seed_int, default=0, help="seed for z: same seed = same images")
     add_backend_flag(p)
     p.add_argument("--bn-stats", default="batch", choices=["batch", "running"],
-                   help="BatchNorm statistics: each batch's own (as in training; default) or the running averages")
+                   help="BatchNorm statistics: batch (each batch's own, as in training) or running (the averages)")
     p.add_argument("--interpolate", type=positive_int, default=None, metavar="K",
                    help="also write interpolation.gif: 16 walks through latent space, K frames each, "
                         "by spherical interpolation between random z")

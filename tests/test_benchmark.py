@@ -15,3 +15,11 @@ def test_bench_step_prints_one_json_line_per_case(capsys):
         assert key in result
     assert {"gemm", "im2col", "col2im", "batchnorm", "activations", "loss", "adam", "other"} <= set(result["breakdown_s"])
     assert result["breakdown_s"]["gemm"] > 0 and result["s_per_step"] > 0
+
+
+def test_bench_step_cases_any_batch_and_a_clear_error():
+    import pytest
+    assert bench_step.parse_case("32x16") == (32, 1, 16) and bench_step.parse_case("64x8") == (64, 3, 8)
+    with pytest.raises(SystemExit) as stop:
+        bench_step.main(["--cases", "48x16"])
+    assert stop.value.code == 2

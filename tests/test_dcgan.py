@@ -119,7 +119,7 @@ def test_resume_epochs_count_the_total(trained_run, tmp_path, capsys):
     run = tmp_path / "more"
     shutil.copytree(trained_run, run)
     assert dcgan.main(["--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
-    assert "already trained 2 epochs" in capsys.readouterr().out
+    assert "already trained 2 of its 2 epochs" in capsys.readouterr().out
     assert dcgan.main(["--resume", str(run), "--epochs", "3", "--no-progress"]) == 0
     with np.load(run / "checkpoint.npz") as ckpt:
         assert int(ckpt["epoch"]) == 3 and int(ckpt["step"]) == 15

@@ -136,3 +136,11 @@ def test_eval_every_leaves_the_training_run_unchanged(tiny_mnist, tiny_classifie
         for k in a.files:
             if k.startswith(("G/", "D/")):
                 np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_the_table_shows_the_shares_the_coverage_rule_uses():
+    """8 of 10 covered while the shares read 0.05 was confusing: print them to one decimal of a percent."""
+    result = {"n": 1000, "fcd": 1.0, "fcd_real_floor": 0.5, "classes_covered": 9, "kl_to_uniform": 0.01,
+              "mean_confidence": 0.9, "class_histogram": [0.048, 0.052] + [0.9 / 8] * 8}
+    text = quality.format_table(result)
+    assert "0 4.8%" in text and "1 5.2%" in text
