@@ -52,7 +52,7 @@ import nn
 from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
                             load_models, prefixed, save_checkpoint, unprefixed)
-from gan.cli import (HelpFormatter, add_backend_flag, fraction, momentum, nonnegative_float, positive_float, positive_int,
+from gan.cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, positive_float, positive_int,
                      run_command, seed_int, use_backend)
 from gan.config import Config, absolute, resumed
 from gan.errors import TrainingError
@@ -63,6 +63,7 @@ from nn import backend
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
 DEFAULT_EPOCHS = 25
+EMA_DECAY = 0.999
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
 
@@ -86,6 +87,11 @@ class Trainer:
         self.opt_D = nn.Adam(self.D, lr=cfg.lr, betas=betas)
         self.bce = nn.BCEWithLogits()
         first_weighted_layer(self.G).needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
+        self.G_avg = self.ema = None          # --ema: an average of G's weights that samples, never trains
+        if cfg.ema:
+            with backend.preserved_rng():     # the copy's initial draws are overwritten: training is unchanged
+                self.G_avg, _ = build_models(cfg)
+            self.ema = nn.EMA(self.G, self.G_avg, cfg.ema)
         self.step_count = 0
         self.epoch = 0                        # epochs completed
         self.batch_index = 0                  # position inside the current epoch
@@ -128,8 +134,13 @@ class Trainer:
             images = with_labels(images, labels, self.n_classes)
         return images
 
+    @property
+    def sampler(self):
+        """The generator that draws grids and scores: the averaged one with --ema, else G."""
+        return self.G_avg if self.G_avg is not None else self.G
+
     def grid_images(self):
-        return sample(self.G, self.fixed_noise, labels=self.fixed_labels, n_classes=self.n_classes)
+        return sample(self.sampler, self.fixed_noise, labels=self.fixed_labels, n_classes=self.n_classes)
 
     def step(self, real, labels=None):
         """One D update and one G update. Returns device scalars (loss_d, loss_g, D(x), D(G(z)))."""
@@ -168,6 +179,8 @@ class Trainer:
         dfake = D.backward(dlogits)                                 # d loss / d (D's input)
         G.backward(dfake[:, :nc, :, :] if self.n_classes else dfake)  # the label channels are not G's
         self.opt_G.step()
+        if self.ema is not None:
+            self.ema.update()                                       # the average follows G, G is unchanged
 
         self.step_count += 1
         d_x = xp.mean(nn.activations.sigmoid(logits_real))
@@ -184,6 +197,9 @@ class Trainer:
              "fixed_noise": self.fixed_noise}
         s.update(prefixed("G", self.G.state_dict()))
         s.update(prefixed("D", self.D.state_dict()))
+        if self.ema is not None:
+            s.update(prefixed("G_avg", self.G_avg.state_dict()))
+            s["ema_t"] = np.array(self.ema.t)
         for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
             s.update(prefixed(name, {k: np.asarray(v) for k, v in opt.state_dict().items()}))
         return s
@@ -203,6 +219,11 @@ class Trainer:
                 raise TrainingError(f"{path}: {name} does not match the model: {e}") from None
         for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
             opt.load_state_dict(unprefixed(name, state))
+        if self.ema is not None and "ema_t" in state:
+            self.G_avg.load_state_dict(unprefixed("G_avg", state))
+            self.ema.t = int(state["ema_t"])
+        elif self.ema is not None:                                  # --ema added on resume: start from G
+            self.ema = nn.EMA(self.G, self.G_avg, self.cfg.ema)
         self.step_count = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_index = int(state["batch_index"])
@@ -396,7 +417,7 @@ def _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root
         eval_rng = np.random.default_rng(cfg.seed + 2)               # its own generator: training is unchanged
         eval_noise = eval_rng.standard_normal((cfg.eval_n, cfg.nz, 1, 1)).astype(np.float32)
         eval_labels = eval_rng.integers(0, trainer.n_classes, cfg.eval_n) if trainer.n_classes else None
-        score_samples = lambda: scorer(sample(trainer.G, eval_noise, labels=eval_labels,  # noqa: E731
+        score_samples = lambda: scorer(sample(trainer.sampler, eval_noise, labels=eval_labels,  # noqa: E731
                                               n_classes=trainer.n_classes))
     if resume_state is not None:
         trainer.load_state(resume_state, run.checkpoint)
@@ -429,7 +450,8 @@ def _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root
               if trainer.last_losses is not None else "")
     resume = "" if trainer.epoch >= cfg.epochs else f"; continue with: python dcgan.py --resume {run_root or cfg.out}"
     print(f"{why}: step {trainer.step_count} ({where}), {trainer.step_count - first_step} steps in {seconds:.0f} s"
-          f"{losses}; checkpoint {run.checkpoint}" + (f", grid {grid}" if grid else "") +
+          f"{losses}; checkpoint {run.checkpoint}" +
+          (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
           (f", {run.gif}" if os.path.exists(run.gif) else "") + resume, flush=True)
     return trainer
 
@@ -584,6 +606,10 @@ def train_parser():
                           help="add N(0, sigma^2) noise to every image D sees (real and fake), sigma falling "
                                "linearly from SIGMA to 0 over the run: overlapping the two distributions "
                                "early keeps D's gradients useful to G")
+    variants.add_argument("--ema", type=decay, nargs="?", const=EMA_DECAY, default=None, metavar="DECAY",
+                          help=f"keep an exponential moving average of G's weights (decay {EMA_DECAY} if no value, "
+                               "with a warm-up; see nn/ema.py); grids, --eval-every, generate and evaluate then use "
+                               "it. Training itself is unchanged")
     p.add_argument("--classifier", default=None,
                    help="a classifier .npz from examples/train_classifier.py, for --eval-every")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
@@ -604,7 +630,7 @@ def config_from_flags(args):
                   beta1=args.beta1, seed=args.seed, real_label=real_label, instance_noise=args.instance_noise,
                   epochs=args.epochs or DEFAULT_EPOCHS, max_steps=args.max_steps, log_every=args.log_every,
                   out=args.out or os.path.join("runs", args.dataset), per_class=args.per_class,
-                  eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n)
+                  eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n, ema=args.ema)
 
 
 # flags whose value a checkpoint decides on --resume, and the Config field each sets
@@ -612,7 +638,7 @@ FIXED_ON_RESUME = [("--dataset", "dataset"), ("--image-size", "image_size"), ("-
                    ("--ndf", "ndf"), ("--head", "head"), ("--conditional", "conditional"), ("--per-class", "per_class"),
                    ("--batch-size", "batch_size"), ("--lr", "lr"), ("--beta1", "beta1"), ("--seed", "seed"),
                    ("--label-smoothing", "real_label"), ("--instance-noise", "instance_noise"),
-                   ("--strict-data", "strict_data")]
+                   ("--strict-data", "strict_data"), ("--ema", "ema")]
 
 
 def ignored_on_resume(saved, args, given):

@@ -86,14 +86,24 @@ def checkpoint_config(state, path="checkpoint"):
         raise UserError(f"{path}: its config cannot be read ({type(e).__name__}: {e})") from None
 
 
-def load_models(state, path="checkpoint"):
-    """Build G and D from a checkpoint's config and load their weights (any backend)."""
+def load_models(state, path="checkpoint", generator="average"):
+    """Build G and D from a checkpoint's config and load their weights (any backend).
+
+    ``generator="average"`` gives the averaged generator (``--ema``) when the
+    checkpoint has one, else G itself; "raw" always gives G's own weights.
+    """
     cfg = checkpoint_config(state, path)
     with backend.preserved_rng():                        # the weights come from the checkpoint
         G, D = build_models(cfg)
-    for name, model in (("G", G), ("D", D)):
+    use_average = generator == "average" and has_average(state)
+    for name, model in (("G_avg" if use_average else "G", G), ("D", D)):
         try:
             model.load_state_dict(unprefixed(name, state))
         except ValueError as e:
             raise UserError(f"{path}: {name} does not match the architecture in its config: {e}") from None
     return cfg, G, D
+
+
+def has_average(state):
+    """Does the checkpoint hold an averaged generator (trained with --ema)?"""
+    return any(k.startswith("G_avg/") for k in state)

@@ -74,6 +74,7 @@ positive_float = number_type(float, lambda v: v > 0 and math.isfinite(v), "a pos
 nonnegative_float = number_type(float, lambda v: v >= 0 and math.isfinite(v), "0 or more")
 fraction = number_type(float, lambda v: 0 < v <= 1, "in (0, 1]")                        # NaN fails every test
 momentum = number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1")
+decay = number_type(float, lambda v: 0 < v < 1, "above 0 and below 1")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

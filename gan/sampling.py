@@ -28,8 +28,8 @@ class SavedModel:
     ``classes`` lists the classes it can be asked for (empty: an unconditional model).
     """
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, path, generator="average"):
+        self.path, self.generator = path, generator
         self.per_class = os.path.isdir(path) and os.path.exists(os.path.join(path, PER_CLASS_CONFIG))
         if self.per_class:
             with open(os.path.join(path, PER_CLASS_CONFIG)) as f:
@@ -41,14 +41,14 @@ class SavedModel:
             self._generators = {}
             return
         ckpt = os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
-        self.cfg, self.G, _ = load_models(load_checkpoint(ckpt), ckpt)
+        self.cfg, self.G, _ = load_models(load_checkpoint(ckpt), ckpt, generator)
         self.n_classes = self.cfg.n_classes
         self.classes = list(range(self.n_classes))
 
     def _class_generator(self, k):
         if k not in self._generators:
             ckpt = os.path.join(class_folder(self.path, k), "checkpoint.npz")
-            self._generators[k] = load_models(load_checkpoint(ckpt), ckpt)[1]
+            self._generators[k] = load_models(load_checkpoint(ckpt), ckpt, self.generator)[1]
         return self._generators[k]
 
     def generate(self, n, rng, bn_stats="batch", class_index=None):
@@ -89,9 +89,16 @@ def evaluate_parser():
     p.add_argument("--n", type=positive_int, default=10000, help="samples to generate from --checkpoint")
     p.add_argument("--seed", type=seed_int, default=0, help="seed for z")
     p.add_argument("--bn-stats", default="batch", choices=["batch", "running"], help="as in generate")
+    add_generator_flag(p)
     add_backend_flag(p)
     p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
     return p
+
+
+def add_generator_flag(parser):
+    parser.add_argument("--generator", default="average", choices=["average", "raw"],
+                        help="average: the averaged generator of a run trained with --ema (G itself if there is "
+                             "none); raw: G's own weights")
 
 
 TOLERANCE = 1e-3                   # float samples may overshoot [-1, 1] by rounding, not more
@@ -146,7 +153,7 @@ def evaluate(args):
     use_backend(args.backend)
     cfg = None
     if args.checkpoint:
-        model = SavedModel(args.checkpoint)
+        model = SavedModel(args.checkpoint, args.generator)
         cfg = model.cfg
         images, _ = model.generate(args.n, np.random.default_rng(args.seed), args.bn_stats)
     else:
@@ -184,6 +191,7 @@ def generate_parser():
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=seed_int, default=0, help="seed for z: same seed = same images")
     add_backend_flag(p)
+    add_generator_flag(p)
     p.add_argument("--bn-stats", default="batch", choices=["batch", "running"],
                    help="BatchNorm statistics: batch (each batch's own, as in training) or running (the averages)")
     p.add_argument("--interpolate", type=positive_int, default=None, metavar="K",
@@ -194,7 +202,7 @@ def generate_parser():
 
 def generate(args):
     use_backend(args.backend)
-    model = SavedModel(args.checkpoint)
+    model = SavedModel(args.checkpoint, args.generator)
     rng = np.random.default_rng(args.seed)
     images, labels = model.generate(args.n, rng, args.bn_stats, args.class_index)
     try:

@@ -1,0 +1,65 @@
+"""--ema in the trainer: training unchanged, the average checkpointed and resumed exactly, sampling uses it."""
+import numpy as np
+import pytest
+from PIL import Image
+
+import dcgan
+
+TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("blobs")
+    rng = np.random.default_rng(2)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(root / f"{i:02d}.png")
+    return str(root)
+
+
+def train(folder, out, *extra):
+    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY, *extra])
+
+
+def arrays(path, prefixes):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files if k.startswith(prefixes)}
+
+
+def test_ema_leaves_training_unchanged_and_checkpoints_the_average(folder, tmp_path, capsys):
+    assert train(folder, tmp_path / "plain", "--max-steps", "5") == 0
+    assert train(folder, tmp_path / "ema", "--max-steps", "5", "--ema", "0.9") == 0
+    plain = arrays(tmp_path / "plain/checkpoint.npz", ("G/", "D/", "opt_G/", "opt_D/"))
+    ema = arrays(tmp_path / "ema/checkpoint.npz", ("G/", "D/", "opt_G/", "opt_D/", "G_avg/", "ema_t"))
+    for k, v in plain.items():
+        np.testing.assert_array_equal(ema[k], v, err_msg=k)
+    assert int(ema["ema_t"]) == 5
+    assert any(not np.array_equal(ema["G_avg/" + k[2:]], v) for k, v in plain.items() if k.startswith("G/"))
+    assert "(averaged G)" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_ema_resume_is_exact(folder, tmp_path):
+    assert train(folder, tmp_path / "straight", "--max-steps", "7", "--ema", "0.9") == 0
+    assert train(folder, tmp_path / "split", "--max-steps", "3", "--ema", "0.9") == 0
+    assert dcgan.main(["--resume", str(tmp_path / "split"), "--max-steps", "7", "--no-progress"]) == 0
+    a = arrays(tmp_path / "straight/checkpoint.npz", ("G/", "D/", "G_avg/", "ema_t", "opt_G/"))
+    b = arrays(tmp_path / "split/checkpoint.npz", ("G/", "D/", "G_avg/", "ema_t", "opt_G/"))
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_generate_uses_the_average_unless_asked_for_the_raw_weights(folder, tmp_path):
+    assert train(folder, tmp_path / "run", "--max-steps", "4", "--ema", "0.9") == 0
+    ckpt = str(tmp_path / "run/checkpoint.npz")
+    for which in ("average", "raw"):
+        assert dcgan.main(["generate", "--checkpoint", ckpt, "--n", "8", "--out", str(tmp_path / which),
+                           "--generator", which]) == 0
+    average, raw = (np.load(tmp_path / w / "samples.npy") for w in ("average", "raw"))
+    assert not np.allclose(average, raw)
+    assert train(folder, tmp_path / "plain", "--max-steps", "4") == 0              # no average: both are G
+    plain = str(tmp_path / "plain/checkpoint.npz")
+    for which in ("average", "raw"):
+        assert dcgan.main(["generate", "--checkpoint", plain, "--n", "8", "--out", str(tmp_path / ("p" + which)),
+                           "--generator", which]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "paverage/samples.npy"), np.load(tmp_path / "praw/samples.npy"))
