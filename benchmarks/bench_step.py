@@ -54,8 +54,9 @@ def sync():
         backend.xp().cuda.Device().synchronize()
 
 
-def make_trainer(size, nc, batch):
-    cfg = Config(nc=nc, image_size=size, batch_size=batch)        # otherwise dcgan.py's defaults
+def make_trainer(size, nc, batch, ema=False):
+    cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
+                 ema=dcgan.EMA_DECAY if ema else None)
     images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
     return dcgan.Trainer(cfg, images)
 

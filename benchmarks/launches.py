@@ -1,0 +1,215 @@
+"""Count the array operations one training step issues, as CuPy would launch them as GPU kernels.
+
+    python -m benchmarks.launches                 # 32x32 batch 128 and 64x64 batch 64, per part
+
+On a GPU every array operation is (at least) one kernel launch, and at this
+model's size the launches, not the FLOPs, decide the step time: 5 to 25 us of
+Python and driver work each. This counts them on the CPU, exactly, by
+running one step on NumPy with every array wrapped in ``Counted``, an
+``ndarray`` subclass that sees each operation. The rules, as CuPy launches:
+
+* every ufunc call is one kernel: elementwise arithmetic (``a * b``, ``a += b``,
+  ``xp.sqrt``, comparisons), and each reduction (``xp.sum``, ``xp.max``);
+* ``xp.matmul`` is one kernel (one cuBLAS GEMM);
+* ``xp.mean`` is one reduction kernel (NumPy does sum then divide; CuPy fuses);
+* ``xp.zeros``/``ones``/``full``/``*_like`` are one fill each; ``xp.empty`` is none;
+* a copy is one kernel: slice assignment (``a[i:j] = b``), ``xp.astype``,
+  ``xp.concat``, ``xp.stack``, ``xp.where``, ``xp.clip``, a ``reshape`` or
+  ``asarray`` that cannot be a view;
+* views cost nothing: ``reshape`` of contiguous data, ``permute_dims``,
+  ``matrix_transpose``, ``broadcast_to``, basic slicing;
+* host-to-device copies (``backend.to_device``: the batch, z) are counted as
+  "transfers", apart from kernels.
+
+Each launch is put in the part of the step whose code issued it: im2col,
+col2im, GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
+Adam, EMA, or other (bias adds, the trainer's own arithmetic).
+"""
+import argparse
+import contextlib
+import json
+from collections import Counter
+
+import numpy as np
+
+import nn
+from nn import backend
+
+PARTS = ("im2col", "col2im", "gemm", "batchnorm", "activations", "loss", "adam", "ema", "other")
+COUNTS = Counter()
+_part = ["other"]
+
+VIEWS = {"reshape", "permute_dims", "matrix_transpose", "transpose", "swapaxes", "broadcast_to", "expand_dims",
+         "squeeze"}
+
+
+def count(n=1):
+    COUNTS[_part[0]] += n
+
+
+def plain(a):
+    """The plain ndarray under a Counted one (inside lists and tuples too)."""
+    if isinstance(a, (list, tuple)):
+        return type(a)(plain(x) for x in a)
+    return a.view(np.ndarray) if isinstance(a, Counted) else a
+
+
+def counted(a):
+    return a.view(Counted) if isinstance(a, np.ndarray) and not isinstance(a, Counted) else a
+
+
+class Counted(np.ndarray):
+    """An ndarray that counts the kernels its operations would launch on a GPU."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        count()                                   # one elementwise kernel, or one reduction
+        inputs = [plain(x) for x in inputs]
+        if out is not None:
+            kwargs["out"] = plain(out)
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return counted(result) if isinstance(result, np.ndarray) else result
+
+    def __array_function__(self, func, types, args, kwargs):
+        with uncounted():
+            result = func(*[plain(a) for a in args], **{k: plain(v) for k, v in kwargs.items()})
+        return counted(result) if isinstance(result, np.ndarray) else result
+
+    def __setitem__(self, key, value):
+        count()                                   # a copy kernel
+        plain(self)[key] = plain(value)
+
+
+@contextlib.contextmanager
+def uncounted():
+    saved = dict(COUNTS)
+    try:
+        yield
+    finally:
+        COUNTS.clear()
+        COUNTS.update(saved)
+
+
+class CountingNamespace:
+    """NumPy as the layers see it through ``backend.xp()``, counting by the rules above."""
+
+    def __getattr__(self, name):
+        target = getattr(np, name)
+        if not callable(target) or isinstance(target, type):
+            return target                         # dtypes, constants, submodules
+
+        def call(*args, **kwargs):
+            with uncounted():
+                result = target(*[plain(a) for a in args], **{k: plain(v) for k, v in kwargs.items()})
+            if name in VIEWS:
+                source = plain(args[0])
+                if isinstance(result, np.ndarray) and not np.shares_memory(result, source):
+                    count()                       # a reshape that had to copy
+            elif name == "asarray":
+                if isinstance(args[0], np.ndarray) and not isinstance(args[0], Counted):
+                    COUNTS["transfers"] += 1      # host data arriving on the device
+            elif name != "empty":
+                count()
+            return counted(result) if isinstance(result, np.ndarray) else result
+        return call
+
+
+@contextlib.contextmanager
+def parts():
+    """Attribute launches to the part of the step whose code is running."""
+    import nn.activations as act
+    import nn.batchnorm as bn
+    import nn.conv as conv
+    import nn.im2col as i2c
+    stack = contextlib.ExitStack()
+
+    def wrap(owner, attr, part):
+        original = owner.__dict__[attr] if attr in owner.__dict__ else getattr(owner, attr)
+
+        def inside(*args, **kwargs):
+            previous, _part[0] = _part[0], part
+            try:
+                return original(*args, **kwargs)
+            finally:
+                _part[0] = previous
+        setattr(owner, attr, inside)
+        stack.callback(setattr, owner, attr, original)
+
+    with stack:
+        for module in (conv, i2c):
+            wrap(module, "im2col", "im2col")
+            wrap(module, "col2im", "col2im")
+        for cls in (bn.BatchNorm,):
+            wrap(cls, "forward", "batchnorm")
+            wrap(cls, "backward", "batchnorm")
+        for cls in (act.LeakyReLU, act.Tanh, act.Sigmoid):
+            wrap(cls, "forward", "activations")
+            wrap(cls, "backward", "activations")
+        wrap(nn.BCEWithLogits, "__call__", "loss")
+        wrap(nn.Adam, "step", "adam")
+        wrap(nn.EMA, "update", "ema")
+        yield
+
+
+def gemm_counting_namespace():
+    """The counting namespace, with matmul attributed to "gemm" wherever it is called from."""
+    ns = CountingNamespace()
+    matmul = ns.matmul
+
+    def gemm(a, b):
+        previous, _part[0] = _part[0], "gemm"
+        try:
+            return matmul(a, b)
+        finally:
+            _part[0] = previous
+    ns.matmul = gemm
+    return ns
+
+
+def count_step(trainer):
+    """{part: launches} of one ``trainer.step`` (and "total", "transfers")."""
+    real, labels = trainer.next_batch()
+    COUNTS.clear()
+    with backend.stand_in("numpy", gemm_counting_namespace()), backend.using("numpy"), parts():
+        for model in (trainer.G, trainer.D) + ((trainer.G_avg,) if trainer.G_avg is not None else ()):
+            _to_counted(model)
+        for opt in (trainer.opt_G, trainer.opt_D):
+            for d in (opt.m, opt.v):
+                for k in d:
+                    d[k] = counted(d[k])
+        real = counted(np.asarray(real))
+        COUNTS.clear()
+        trainer.step(real, labels)
+    result = {p: COUNTS.get(p, 0) for p in PARTS}
+    result["total"] = sum(result.values())
+    result["transfers"] = COUNTS.get("transfers", 0)
+    return result
+
+
+def _to_counted(model):
+    for p in model.parameters():
+        p.data = counted(p.data)
+        p.grad = None if p.grad is None else counted(p.grad)
+    for m in model.modules():
+        for name in m.buffers:
+            setattr(m, name, counted(getattr(m, name)))
+
+
+def main(argv=None):
+    from benchmarks.bench_step import make_trainer
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="32x128,64x64", help="SIZExBATCH list, as in bench_step")
+    parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
+    args = parser.parse_args(argv)
+    from benchmarks.bench_step import parse_case
+    for text in args.cases.split(","):
+        size, nc, batch = parse_case(text)
+        backend.use("numpy")
+        trainer = make_trainer(size, nc, batch, ema=args.ema)
+        trainer.step(*trainer.next_batch())                      # Adam's moments exist after the first step
+        print(json.dumps({"case": text, "with_ema": args.ema, **count_step(trainer)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
