@@ -16,6 +16,8 @@ convolution, need.
 Both loop over the kh*kw kernel positions only, never over pixels: for
 kernel offset (i, j), the values it sees at every output pixel form one
 strided slice of the padded input, ``xpad[:, :, i : i + s*OH : s, j : j + s*OW : s]``.
+(On NumPy and CuPy all kh*kw slices are also one strided view, so im2col is
+a single copy: ``im2col_strided``, tested equal to the loop.)
 
 Layout: the columns are indexed (c, i, j) x (oh, ow, n), and the image is
 handled as (C, H, W, N), batch innermost. Each kernel position then copies
@@ -40,23 +42,60 @@ def im2col(x, kh, kw, stride=1, pad=0):
     Column (oh, ow, n) holds the C*kh*kw values under the kernel when its
     top-left corner sits at (oh*stride - pad, ow*stride - pad); outside the
     image the value is 0 (zero padding).
+
+    Where the backend can describe a strided view (NumPy, CuPy), every kernel
+    offset at once is one view of the padded image and the columns are one
+    copy of it (``im2col_strided``); elsewhere the readable loop over kernel
+    offsets (``im2col_by_offsets``) does it. Both give the same columns.
     """
+    xpad = padded_chwn(x, pad)                                           # (C, H + 2p, W + 2p, N)
+    as_strided = strided_view_maker(backend.xp())
+    if as_strided is not None and hasattr(xpad, "strides"):
+        return im2col_strided(xpad, kh, kw, stride, as_strided)
+    return im2col_by_offsets(xpad, kh, kw, stride)
+
+
+def padded_chwn(x, pad):
+    """(N, C, H, W) -> the (C, H + 2p, W + 2p, N) zero-padded image (a view of x when pad is 0)."""
     xp = backend.xp()
     N, C, H, W = x.shape
-    OH, OW = conv_output_size(H, kh, stride, pad), conv_output_size(W, kw, stride, pad)
     xc = xp.permute_dims(x, (1, 2, 3, 0))                          # (C, H, W, N) view
-    if pad:
-        xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
-        xpad[:, pad:pad + H, pad:pad + W, :] = xc
-    else:
-        xpad = xc
-    cols = xp.empty((C, kh, kw, OH, OW, N), dtype=x.dtype)
+    if not pad:
+        return xc
+    xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=x.dtype)
+    xpad[:, pad:pad + H, pad:pad + W, :] = xc
+    return xpad
+
+
+def strided_view_maker(xp):
+    """``xp.lib.stride_tricks.as_strided`` where the backend has it (NumPy, CuPy), else None."""
+    return getattr(getattr(getattr(xp, "lib", None), "stride_tricks", None), "as_strided", None)
+
+
+def im2col_by_offsets(xpad, kh, kw, stride):
+    """The readable im2col: one strided slice of the padded (C, Hp, Wp, N) image per kernel offset."""
+    xp = backend.xp()
+    C, Hp, Wp, N = xpad.shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    cols = xp.empty((C, kh, kw, OH, OW, N), dtype=xpad.dtype)
     for i in range(kh):
         i_end = i + stride * (OH - 1) + 1
         for j in range(kw):
             j_end = j + stride * (OW - 1) + 1
             cols[:, i, j, :, :, :] = xpad[:, i:i_end:stride, j:j_end:stride, :]
     return xp.reshape(cols, (C * kh * kw, OH * OW * N))
+
+
+def im2col_strided(xpad, kh, kw, stride, as_strided):
+    """The same columns as one copy: element (c, i, j, oh, ow, n) of the view is
+    xpad[c, i + stride*oh, j + stride*ow, n], so its strides are those of xpad with
+    the row and column strides repeated (times ``stride``) for oh and ow."""
+    xp = backend.xp()
+    C, Hp, Wp, N = xpad.shape
+    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
+    sc, sh, sw, sn = xpad.strides                                   # in bytes, on NumPy and CuPy
+    windows = as_strided(xpad, (C, kh, kw, OH, OW, N), (sc, sh, sw, sh * stride, sw * stride, sn))
+    return xp.reshape(windows, (C * kh * kw, OH * OW * N))           # the one copy
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -74,6 +113,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
         i_end = i + stride * (OH - 1) + 1
         for j in range(kw):
             j_end = j + stride * (OW - 1) + 1
-            xpad[:, i:i_end:stride, j:j_end:stride, :] += cols[:, i, j, :, :, :]
+            window = xpad[:, i:i_end:stride, j:j_end:stride, :]        # a view into xpad
+            window += cols[:, i, j, :, :, :]                           # adds in place: one kernel, no write-back
     x = xpad[:, pad:pad + H, pad:pad + W, :]                         # (C, H, W, N)
     return xp.permute_dims(x, (3, 0, 1, 2))                          # (N, C, H, W) view

@@ -115,3 +115,18 @@ def test_dcgan_shapes(xp_backend):
     assert tuple(up2.shape) == (2, 2, 8, 8)
     assert tuple(nn.Conv2d(2, 4, 4, 2, 1)(up2).shape) == (2, 4, 4, 4)
     assert tuple(nn.Conv2d(4, 1, 4, 1, 0)(up).shape) == (2, 1, 1, 1)
+
+
+@pytest.mark.parametrize("shape,k,s,p", [((2, 3, 8, 8), 4, 2, 1), ((3, 2, 5, 7), 3, 1, 1), ((2, 2, 4, 4), 4, 1, 0),
+                                         ((1, 4, 9, 9), 5, 3, 2)])
+def test_im2col_strided_equals_the_loop_over_offsets(xp_backend, shape, k, s, p):
+    """The fast path (one copy of a strided view) and the readable one give identical columns."""
+    from nn import im2col as i2c
+    x = backend.to_device(np.random.default_rng(0).standard_normal(shape))
+    xpad = i2c.padded_chwn(x, p)
+    loop = backend.to_numpy(i2c.im2col_by_offsets(xpad, k, k, s))
+    as_strided = i2c.strided_view_maker(backend.xp())
+    if as_strided is None:
+        pytest.skip(f"{xp_backend} has no strided views: im2col uses the loop there")
+    np.testing.assert_array_equal(backend.to_numpy(i2c.im2col_strided(xpad, k, k, s, as_strided)), loop)
+    np.testing.assert_array_equal(backend.to_numpy(i2c.im2col(x, k, k, s, p)), loop)
