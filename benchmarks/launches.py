@@ -179,8 +179,9 @@ def count_step(trainer):
                 for k in d:
                     d[k] = counted(d[k])
         real = counted(np.asarray(real))
+        trainer.step(real, labels)                 # settles what the wrapping disturbed (Adam re-packs)
         COUNTS.clear()
-        trainer.step(real, labels)
+        trainer.step(real, labels)                 # the step that is counted
     result = {p: COUNTS.get(p, 0) for p in PARTS}
     result["total"] = sum(result.values())
     result["transfers"] = COUNTS.get("transfers", 0)
