@@ -28,7 +28,8 @@ Since gamma is constant per channel, with k = gamma / sqrt(var + eps)::
     dx = k * (dy - dbeta / m - xhat * dgamma / m)
 
 so the two reductions the parameter gradients need are all the backward
-needs: four passes over the data after them.
+needs: four passes over the data after them (with c = k / m computed once
+per channel: correction = xhat * (c * dgamma) + c * dbeta, dx = k * dy - correction).
 In eval mode mu and var are constants, so dx = k * dy.
 """
 from contextlib import contextmanager
@@ -72,11 +73,11 @@ class BatchNorm(Module):
                 m = x.size // x.shape[1]
                 mom = self.momentum
                 self.running_mean = (1 - mom) * self.running_mean + mom * xp.reshape(mu, (-1,))
-                self.running_var = (1 - mom) * self.running_var + mom * xp.reshape(var, (-1,)) * (m / max(m - 1, 1))
+                self.running_var = (1 - mom) * self.running_var + xp.reshape(var, (-1,)) * (mom * m / max(m - 1, 1))
         else:
             xc = x - shape(self.running_mean)
             var = shape(self.running_var)
-        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        inv_std = (var + self.eps) ** -0.5             # 1 / sqrt(var + eps), in two operations
         xc *= inv_std                                  # in place: xc is ours, and now it is xhat
         xhat = xc
         self._save(xhat, inv_std, self.training)
@@ -96,9 +97,9 @@ class BatchNorm(Module):
         k = self._per_channel(self.weight.data, dy.ndim) * inv_std     # gamma / sqrt(var + eps)
         if not training:
             return dy * k
-        m = dy.size // dy.shape[1]
-        correction = xhat * (k * dgamma / m)
-        correction += k * dbeta / m
+        c = k * (dy.shape[1] / dy.size)                                # k / m, m = values per channel
+        correction = xhat * (c * dgamma)
+        correction += c * dbeta
         dx = dy * k
         dx -= correction
         return dx
