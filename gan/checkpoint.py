@@ -96,7 +96,7 @@ def load_models(state, path="checkpoint", generator="average"):
     with backend.preserved_rng():                        # the weights come from the checkpoint
         G, D = build_models(cfg)
     use_average = generator == "average" and has_average(state)
-    for name, model in (("G_avg" if use_average else "G", G), ("D", D)):
+    for name, model in (("G", G), ("D", D)) + ((("G_avg", G),) if use_average else ()):   # all checked
         try:
             model.load_state_dict(unprefixed(name, state))
         except ValueError as e:

@@ -56,6 +56,7 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in saved.items() if k in known}
         values["n_classes"] = values.get("n_classes") or 0          # older checkpoints wrote null
+        values.setdefault("ema", None)                               # older runs had no averaged generator
         return cls(**values)
 
 

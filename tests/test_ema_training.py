@@ -27,7 +27,7 @@ def arrays(path, prefixes):
 
 
 def test_ema_leaves_training_unchanged_and_checkpoints_the_average(folder, tmp_path, capsys):
-    assert train(folder, tmp_path / "plain", "--max-steps", "5") == 0
+    assert train(folder, tmp_path / "plain", "--max-steps", "5", "--no-ema") == 0
     assert train(folder, tmp_path / "ema", "--max-steps", "5", "--ema", "0.9") == 0
     plain = arrays(tmp_path / "plain/checkpoint.npz", ("G/", "D/", "opt_G/", "opt_D/"))
     ema = arrays(tmp_path / "ema/checkpoint.npz", ("G/", "D/", "opt_G/", "opt_D/", "G_avg/", "ema_t"))
@@ -57,9 +57,18 @@ def test_generate_uses_the_average_unless_asked_for_the_raw_weights(folder, tmp_
                            "--generator", which]) == 0
     average, raw = (np.load(tmp_path / w / "samples.npy") for w in ("average", "raw"))
     assert not np.allclose(average, raw)
-    assert train(folder, tmp_path / "plain", "--max-steps", "4") == 0              # no average: both are G
+    assert train(folder, tmp_path / "plain", "--max-steps", "4", "--no-ema") == 0   # no average: both are G
     plain = str(tmp_path / "plain/checkpoint.npz")
     for which in ("average", "raw"):
         assert dcgan.main(["generate", "--checkpoint", plain, "--n", "8", "--out", str(tmp_path / ("p" + which)),
                            "--generator", which]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "paverage/samples.npy"), np.load(tmp_path / "praw/samples.npy"))
+
+
+def test_the_average_is_the_default_for_new_runs_and_not_for_old_ones(folder, tmp_path):
+    """Measured better on every seed (README), so new runs keep one; a checkpoint from before has none."""
+    from gan.config import Config
+    assert train(folder, tmp_path / "run", "--max-steps", "2") == 0
+    with np.load(tmp_path / "run/checkpoint.npz") as f:
+        assert Config.from_json(str(f["config"])).ema == dcgan.EMA_DECAY and "ema_t" in f.files
+    assert Config.from_json('{"dataset": "mnist"}').ema is None
