@@ -1,0 +1,34 @@
+"""benchmarks/launches.py counts what it says it counts (a known sequence, exactly) and runs on a step."""
+import numpy as np
+
+from benchmarks import launches
+from nn import backend
+
+
+def test_the_counter_counts_a_known_sequence_exactly():
+    launches.COUNTS.clear()
+    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"):
+        xp = backend.xp()
+        a = backend.to_device(np.ones((4, 6)))          # a transfer, not a kernel
+        b = a * 2.0                                     # 1 elementwise
+        b += a                                          # 1 in place
+        xp.sum(b, axis=0)                               # 1 reduction
+        xp.reshape(b, (6, 4))                           # a view: 0
+        xp.permute_dims(b, (1, 0))                      # a view: 0
+        xp.reshape(xp.permute_dims(b, (1, 0)), (24,))   # must copy: 1
+        c = xp.zeros((3,))                              # 1 fill
+        xp.empty((3,))                                  # 0
+        c[1:] = 5.0                                     # 1 copy
+        xp.matmul(a, xp.matrix_transpose(a))            # 1 GEMM
+    assert launches.COUNTS["other"] == 7
+    assert launches.COUNTS["transfers"] == 1
+
+
+def test_count_step_on_a_tiny_trainer():
+    from benchmarks.bench_step import make_trainer
+    backend.use("numpy")
+    trainer = make_trainer(32, 1, 4)
+    trainer.step(*trainer.next_batch())
+    counts = launches.count_step(trainer)
+    assert set(launches.PARTS) <= set(counts) and counts["total"] == sum(counts[p] for p in launches.PARTS)
+    assert counts["adam"] < 40 and counts["im2col"] > 0 and counts["col2im"] > 0 and counts["gemm"] > 0
