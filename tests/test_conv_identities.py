@@ -130,3 +130,18 @@ def test_im2col_strided_equals_the_loop_over_offsets(xp_backend, shape, k, s, p)
         pytest.skip(f"{xp_backend} has no strided views: im2col uses the loop there")
     np.testing.assert_array_equal(backend.to_numpy(i2c.im2col_strided(xpad, k, k, s, as_strided)), loop)
     np.testing.assert_array_equal(backend.to_numpy(i2c.im2col(x, k, k, s, p)), loop)
+
+
+def test_col2im_of_one_window_is_the_general_sum(xp_backend):
+    """The shortcut for one window covering the whole image (4x4 kernel on a 4x4 image) puts column
+    (c, i, j) of sample n on pixel (i, j) of channel c, and stays im2col's adjoint."""
+    from nn import im2col as i2c
+    rng = np.random.default_rng(3)
+    cols = backend.to_device(rng.standard_normal((2 * 4 * 4, 1 * 1 * 3)))
+    fast = backend.to_numpy(i2c.col2im(cols, (3, 2, 4, 4), 4, 4, 1, 0))
+    by_hand = np.transpose(backend.to_numpy(cols).reshape(2, 4, 4, 3), (3, 0, 1, 2))
+    np.testing.assert_array_equal(fast, by_hand)
+    # and the adjoint identity holds through it
+    x = backend.to_device(rng.standard_normal((3, 2, 4, 4)))
+    left = float(backend.xp().sum(i2c.im2col(x, 4, 4, 1, 0) * cols))
+    assert abs(left - float(np.sum(backend.to_numpy(x) * fast))) < 1e-4
