@@ -53,11 +53,11 @@ from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
                             load_models, prefixed, save_checkpoint, unprefixed)
 from gan.cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, positive_float, positive_int,
-                     run_command, seed_int, use_backend)
+                     pytorch_spellings, run_command, seed_int, use_backend)
 from gan.config import Config, absolute, resumed
 from gan.errors import TrainingError
 from gan.models import IMAGE_SIZES, build_models, first_weighted_layer, sample, with_labels
-from gan.pictures import image_grid, save_gif, save_png, to_model_range
+from gan.pictures import image_grid, plot_losses, save_gif, save_png, to_model_range
 from gan.runfolder import RunLock, clear_outputs, describe_run, make_folder, remove_orphans
 from nn import backend
 
@@ -304,36 +304,9 @@ class Run:
                                 "if any, is kept as it was") from None
 
     def plot_losses(self):
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         with open(self.metrics, newline="") as f:
             rows = list(csv.DictReader(f))
-        if not rows:
-            return
-        col = {k: np.array([float(r[k] or "nan") for r in rows]) for k in METRIC_FIELDS}
-        has_fcd = np.isfinite(col["fcd"]).any()
-        fig, axes = plt.subplots(3 if has_fcd else 2, 1, figsize=(9, 8.5 if has_fcd else 6), sharex=True)
-        ax1, ax2 = axes[0], axes[1]
-        ax1.plot(col["step"], col["loss_d"], label="D loss")
-        ax1.plot(col["step"], col["loss_g"], label="G loss")
-        ax1.set_ylabel("BCE loss")
-        ax1.legend()
-        ax1.set_title("DCGAN training")
-        ax2.plot(col["step"], col["d_x"], label="D(x), real")
-        ax2.plot(col["step"], col["d_g_z"], label="D(G(z)), fake")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("mean D output")
-        ax2.legend()
-        if has_fcd:
-            ok = np.isfinite(col["fcd"])
-            axes[2].plot(col["step"][ok], col["fcd"][ok], "o-", color="C3", label="Frechet classifier distance")
-            axes[2].set_ylabel("FCD (lower is better)")
-            axes[2].legend()
-        axes[-1].set_xlabel("step")
-        fig.tight_layout()
-        fig.savefig(os.path.join(self.out, "losses.png"), dpi=100)
-        plt.close(fig)
+        plot_losses(rows, os.path.join(self.out, "losses.png"))
 
 
 class StopRequest:
@@ -679,21 +652,6 @@ def train_main(args):
     if cfg.per_class:
         return train_per_class(cfg, not args.no_progress, resuming=bool(args.resume), overwrite=args.overwrite)
     train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
-
-
-# PyTorch's DCGAN example (pytorch/examples dcgan/main.py) spells some flags differently; its users'
-# muscle memory works here too. Not listed in --help; README lists them once.
-PYTORCH_FLAGS = {"--dataroot": "--data-dir", "--batchSize": "--batch-size", "--imageSize": "--image-size",
-                 "--niter": "--epochs", "--outf": "--out", "--manualSeed": "--seed", "--cuda": "--backend=cupy"}
-
-
-def pytorch_spellings(argv):
-    """argv with PyTorch's DCGAN example's flag names replaced by ours (--batchSize 64 -> --batch-size 64)."""
-    out = []
-    for token in argv:
-        name, eq, value = token.partition("=")
-        out.append(PYTORCH_FLAGS[name] + eq + value if name in PYTORCH_FLAGS else token)
-    return out
 
 
 def main(argv=None):

@@ -84,3 +84,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
+
+
+# PyTorch's DCGAN example (pytorch/examples dcgan/main.py) spells some flags differently; its users'
+# muscle memory works here too. Not listed in --help; README lists them once.
+PYTORCH_FLAGS = {"--dataroot": "--data-dir", "--batchSize": "--batch-size", "--imageSize": "--image-size",
+                 "--niter": "--epochs", "--outf": "--out", "--manualSeed": "--seed", "--cuda": "--backend=cupy"}
+
+
+def pytorch_spellings(argv):
+    """argv with PyTorch's DCGAN example's flag names replaced by ours (--batchSize 64 -> --batch-size 64)."""
+    out = []
+    for token in argv:
+        name, eq, value = token.partition("=")
+        out.append(PYTORCH_FLAGS[name] + eq + value if name in PYTORCH_FLAGS else token)
+    return out

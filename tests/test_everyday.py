@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 import dcgan
+from gan import cli
 
 TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
 
@@ -40,7 +41,7 @@ def test_every_end_of_training_prints_one_closing_line(folder, tmp_path, capsys)
 
 
 def test_pytorch_examples_flag_spellings(folder, tmp_path):
-    assert dcgan.pytorch_spellings(["--batchSize", "64", "--imageSize=64", "--cuda", "--niter", "3"]) == \
+    assert cli.pytorch_spellings(["--batchSize", "64", "--imageSize=64", "--cuda", "--niter", "3"]) == \
         ["--batch-size", "64", "--image-size=64", "--backend=cupy", "--epochs", "3"]
     assert dcgan.main(["--dataset", "folder", "--dataroot", folder, "--outf", str(tmp_path / "p"), "--niter", "1",
                        "--manualSeed", "3", "--batchSize", "8", "--imageSize", "32", "--nz", "8", "--ngf", "4",
