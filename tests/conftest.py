@@ -131,3 +131,14 @@ def tiny_classifier(tiny_mnist, tmp_path_factory):
     finally:
         mp.undo()
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def noise_folder(tmp_path_factory):
+    """24 grayscale 28x28 PNGs of uniform noise: an image-folder dataset of 3 batches of 8."""
+    from PIL import Image
+    root = tmp_path_factory.mktemp("noise")
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(root / f"{i:02d}.png")
+    return str(root)
