@@ -142,3 +142,12 @@ def noise_folder(tmp_path_factory):
     for i in range(24):
         Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(root / f"{i:02d}.png")
     return str(root)
+
+
+TINY_FLAGS = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
+
+
+def train_tiny(folder, out, *extra):
+    """dcgan.py on an image folder with tiny networks; returns the exit code."""
+    import dcgan
+    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY_FLAGS, *extra])

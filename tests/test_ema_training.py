@@ -4,16 +4,12 @@ import pytest
 
 import dcgan
 
-TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
+from tests.conftest import train_tiny as train
 
 
 @pytest.fixture(scope="module")
 def folder(noise_folder):
     return noise_folder
-
-
-def train(folder, out, *extra):
-    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY, *extra])
 
 
 def arrays(path, prefixes):

@@ -15,16 +15,12 @@ import dcgan
 from gan import checkpoint as checkpoint_module
 from gan.runfolder import RunLock
 
-TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--image-size", "32", "--no-progress"]
+from tests.conftest import TINY_FLAGS as TINY, train_tiny as train
 
 
 @pytest.fixture(scope="module")
 def folder(noise_folder):
     return noise_folder
-
-
-def train(folder, out, *extra):
-    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY, *extra])
 
 
 def digest(path):
