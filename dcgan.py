@@ -5,7 +5,7 @@
     python dcgan.py --dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist --epochs 3
     python dcgan.py --resume runs/mnist --epochs 30   # continue a run (epochs count the total)
     python dcgan.py --conditional | --per-class | --head linear | --label-smoothing | --instance-noise 0.1
-    python dcgan.py generate --checkpoint runs/mnist/checkpoint.npz --n 64 --out samples/
+    python dcgan.py generate --checkpoint runs/mnist/checkpoint.npz --n 64 --out runs/mnist/generated
     python dcgan.py evaluate --checkpoint runs/mnist/checkpoint.npz --classifier cls.npz
 
 The recipe is the paper's (Radford, Metz & Chintala 2015) and PyTorch's DCGAN
@@ -21,12 +21,16 @@ One training step (the standard alternating updates)::
     G step:  maximise log D(G(z))                    the non-saturating loss, through the updated D
 
 D ends in a logit and the loss is BCEWithLogits: the same maths as PyTorch's
-Sigmoid + BCELoss, without the saturation.
+Sigmoid + BCELoss, without the saturation. An exponential moving average of G's
+weights (nn/ema.py; --no-ema to leave it out) draws the sample grids; it never
+changes training.
 
 A run folder (``--out``) gets: samples/epoch_NNN.png (an 8x8 grid of one
 fixed noise batch, at step 0 and after every epoch), progress.gif,
 losses.png, metrics.csv and checkpoint.npz (written atomically; everything
-needed to resume exactly).
+needed to resume exactly). This file is the story of a run; the parts around
+it (models, pictures, checkpoints, quality, sampling, the command line) are
+in gan/.
 """
 import sys
 
