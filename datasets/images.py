@@ -8,8 +8,15 @@ dependency.
 import numpy as np
 from PIL import Image
 
-SUPPORTED_SIZES = (32, 64)
+SUPPORTED_SIZES = (32, 64)  # the one list of image sizes: the DCGAN's G doubles 4x4 maps up to one of these
 BASE_SIZE = 32  # smaller images (MNIST's 28x28) are padded up to this first
+
+
+def size_problem(size):
+    """The one check of an image size: None if the DCGAN can train on it, else the reason in one line."""
+    if size in SUPPORTED_SIZES:
+        return None
+    return f"image size {size!r} is not supported; use {' or '.join(map(str, SUPPORTED_SIZES))}"
 
 
 def pad_to(images, size):

@@ -5,7 +5,7 @@ from pathlib import Path
 from .cifar10 import load_cifar10
 from .errors import DatasetError
 from .folder import load_folder
-from .images import SUPPORTED_SIZES, pad_or_resize
+from .images import pad_or_resize, size_problem
 from .mnist import FASHION_MNIST, MNIST, load_idx_dataset
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "folder")
@@ -45,8 +45,8 @@ def load_dataset(name, data_dir=None, cache_dir=None, image_size=32, split="trai
     """
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if image_size not in SUPPORTED_SIZES:
-        raise DatasetError(f"image size {image_size!r} is not supported; use {' or '.join(map(str, SUPPORTED_SIZES))}")
+    if size_problem(image_size):
+        raise DatasetError(size_problem(image_size))
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use {' or '.join(SPLITS)}")
     if data_dir is not None:

@@ -12,12 +12,11 @@ import math
 import numpy as np
 
 import nn
+from datasets.images import SUPPORTED_SIZES as IMAGE_SIZES, size_problem
 from nn import backend
 from nn.init import xavier_uniform
 
 from .errors import UserError
-
-IMAGE_SIZES = (32, 64)
 
 
 def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
@@ -59,9 +58,9 @@ def build_discriminator(ndf=64, nc=1, image_size=32, head="conv"):
 
 
 def check_image_size(image_size):
-    """The one place that says which image sizes the models can be built for."""
-    if image_size not in IMAGE_SIZES:
-        raise UserError(f"image size {image_size} is not supported: use 32 or 64 (--image-size)")
+    """The models' guard on ``IMAGE_SIZES`` (a checkpoint's config may hold any number): datasets' one check."""
+    if size_problem(image_size):
+        raise UserError(f"{size_problem(image_size)} (--image-size)")
 
 
 def _widths(base, image_size):
