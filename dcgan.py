@@ -516,8 +516,7 @@ def train_per_class(cfg, progress=True, resuming=False, overwrite=False):
             trainer = None
         else:
             if state is not None:
-                sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg.epochs, cfg.max_steps, cfg.log_every,
-                              cfg.data_dir)
+                sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
             trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
                             overwrite=state is None)          # a class folder without a checkpoint is ours to redo
             if trainer.interrupted:
@@ -631,16 +630,14 @@ def train_main(args):
     """The train command: a new run from the flags, or --resume OUT from its checkpoint (or per-class folder)."""
     use_backend(args.backend)
     resume_state = None
-    resume = lambda saved: resumed(saved, args.resume, args.epochs, args.max_steps, args.log_every,  # noqa: E731
-                                   args.data_dir, args.eval_every, args.classifier, args.eval_n)
     if args.resume and os.path.exists(os.path.join(args.resume, PER_CLASS_CONFIG)):
         with open(os.path.join(args.resume, PER_CLASS_CONFIG)) as f:
-            cfg = resume(Config.from_json(f.read()))
+            cfg = resumed(Config.from_json(f.read()), args.resume, args)
         return train_per_class(cfg, not args.no_progress, resuming=True)
     elif args.resume:
         ckpt = os.path.join(args.resume, "checkpoint.npz")
         resume_state = load_checkpoint(ckpt)
-        cfg = resume(checkpoint_config(resume_state, ckpt))
+        cfg = resumed(checkpoint_config(resume_state, ckpt), args.resume, args)
         ignored = ignored_on_resume(cfg, args, args.given)
         if ignored:
             print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",

@@ -3,7 +3,7 @@
 A Config is never changed in place: what a run learns about its data
 (``nc``, the number of channels; ``n_classes`` for a conditional model) is
 filled in with ``dataclasses.replace`` before the models are built, and a
-resumed run gets a new Config from ``resumed(saved, ...)``: the checkpoint
+resumed run gets a new Config from ``resumed(saved, out, asked)``: the checkpoint
 decides the model and the optimiser, the command line only how far to go,
 how to log, and where the data is.
 """
@@ -64,16 +64,20 @@ def absolute(path):
     return os.path.abspath(path) if path else None
 
 
-def resumed(saved, out, epochs, max_steps, log_every, data_dir=None, eval_every=None, classifier=None,
-            eval_n=None):
+def resumed(saved, out, asked):
     """The Config a resumed run trains with: the checkpoint's model and optimiser, the command line's run.
 
-    ``epochs`` is the total to reach (None: the run's own); ``data_dir`` (if given) replaces the saved one;
+    ``asked`` holds the run settings by name (``epochs``, ``max_steps``, ``log_every``, ``data_dir``,
+    ``eval_every``, ``classifier``, ``eval_n``): the parsed flags of ``--resume``, or for one class of
+    a --per-class run the Config its driver resumed with, so both merge the same way. ``epochs`` is the
+    total to reach (None: the run's own); ``data_dir`` (if given) replaces the saved one, made absolute;
     --eval-every settings replace the saved ones only when --eval-every is given.
     """
-    changes = dict(out=out, epochs=epochs or saved.epochs, max_steps=max_steps, log_every=log_every)
-    if data_dir:
-        changes["data_dir"] = absolute(data_dir)
-    if eval_every:
-        changes.update(eval_every=eval_every, classifier=classifier, eval_n=eval_n or saved.eval_n)
+    changes = dict(out=out, epochs=asked.epochs or saved.epochs, max_steps=asked.max_steps,
+                   log_every=asked.log_every)
+    if asked.data_dir:
+        changes["data_dir"] = absolute(asked.data_dir)
+    if asked.eval_every:
+        changes.update(eval_every=asked.eval_every, classifier=asked.classifier,
+                       eval_n=asked.eval_n or saved.eval_n)
     return dataclasses.replace(saved, **changes)
