@@ -1,4 +1,5 @@
 """The seeds' variants: conditional and per-class DCGANs, the linear head, label smoothing, instance noise."""
+import json
 
 import numpy as np
 import pytest
@@ -85,6 +86,39 @@ def test_per_class_runs_resume_and_generate(tiny_mnist, no_checksums, tmp_path, 
     assert np.all(np.load(gen / "labels.npy") == 4)
     assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "20", "--out", str(tmp_path / "all")]) == 0
     assert sorted(np.bincount(np.load(tmp_path / "all/labels.npy"))) == [2] * 10
+
+
+NEWER_FIELDS = ("head", "strict_data", "real_label", "instance_noise", "ema")    # not in older checkpoints
+
+
+def write_old_config(path, **old_keys):
+    """Rewrite a checkpoint's config JSON as older versions wrote it: extra keys, newer fields absent."""
+    with np.load(path) as f:
+        state = {k: f[k] for k in f.files}
+    cfg = {k: v for k, v in json.loads(str(state["config"])).items() if k not in NEWER_FIELDS}
+    state["config"] = np.array(json.dumps({**cfg, "n_classes": None, **old_keys}))
+    checkpoint.save_checkpoint(str(path), state)
+
+
+def test_per_class_checkpoints_of_older_versions_resume_and_generate(tiny_mnist, no_checksums, tmp_path, capsys):
+    """Older per-class runs wrote the driver's class_filter and run_root into each class's config."""
+    out = tmp_path / "pc"
+    assert run(tiny_mnist, out, "--per-class", "--no-ema", "--epochs", "1", "--batch-size", "4") == 0
+    for k in range(10):
+        write_old_config(out / f"class_{k:02d}/checkpoint.npz", class_filter=k, run_root=str(out))
+    state = checkpoint.load_checkpoint(str(out / "class_03/checkpoint.npz"))
+    assert json.loads(str(state["config"]))["class_filter"] == 3
+    cfg, G, _ = checkpoint.load_models(state)
+    assert cfg.n_classes == 0 and cfg.head == "conv" and cfg.ema is None and G.num_parameters() > 0
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(out), "--epochs", "2", "--no-progress"]) == 0
+    with np.load(out / "class_03/checkpoint.npz") as f:
+        saved = json.loads(str(f["config"]))
+        assert int(f["epoch"]) == 2 and int(f["step"]) == 4
+    assert "class_filter" not in saved and "run_root" not in saved and saved["out"] == str(out / "class_03")
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--class", "3", "--n", "4",
+                       "--out", str(tmp_path / "gen")]) == 0
+    assert np.load(tmp_path / "gen/samples.npy").shape == (4, 1, 32, 32)
 
 
 # ---------------------------------------------------------------------------- linear head
