@@ -12,11 +12,13 @@ import math
 import numpy as np
 
 import nn
-from datasets.images import SUPPORTED_SIZES as IMAGE_SIZES, size_problem
+from datasets.images import SUPPORTED_SIZES, size_problem
 from nn import backend
 from nn.init import xavier_uniform
 
 from .errors import UserError
+
+IMAGE_SIZES = SUPPORTED_SIZES      # 32 and 64: G doubles 4x4 maps 3 or 4 times (one list, in datasets/images.py)
 
 
 def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
