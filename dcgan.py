@@ -29,8 +29,8 @@ A run folder (``--out``) gets: samples/epoch_NNN.png (an 8x8 grid of one
 fixed noise batch, at step 0 and after every epoch), progress.gif,
 losses.png, metrics.csv and checkpoint.npz (written atomically; everything
 needed to resume exactly). This file is the story of a run; the parts around
-it (models, pictures, checkpoints, quality, sampling, the command line) are
-in gan/.
+it (models, pictures, checkpoints, quality, sampling, the command line and
+its flags) are in gan/.
 """
 import sys
 
@@ -39,8 +39,7 @@ if __name__ == "__main__":            # Ctrl-C while NumPy and friends load: one
         print("interrupted", file=sys.stderr) if issubclass(kind, KeyboardInterrupt)
         else sys.__excepthook__(kind, value, tb))
 
-import argparse  # noqa: E402 (after the hook above, on purpose)
-import csv
+import csv  # noqa: E402 (after the hook above, on purpose)
 import dataclasses
 import glob
 import json
@@ -56,18 +55,15 @@ import nn
 from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
                             load_models, prefixed, save_checkpoint, unprefixed)
-from gan.cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, positive_float, positive_int,
-                     pytorch_spellings, run_command, seed_int, use_backend)
-from gan.config import Config, absolute, resumed
+from gan.cli import pytorch_spellings, run_command, use_backend
+from gan.config import Config, resumed
 from gan.errors import TrainingError
-from gan.models import IMAGE_SIZES, build_models, first_weighted_layer, sample, with_labels
+from gan.flags import config_from_flags, ignored_on_resume, train_parser
+from gan.models import build_models, first_weighted_layer, sample, with_labels
 from gan.pictures import image_grid, plot_losses, save_gif, save_png, to_model_range
 from gan.runfolder import RunLock, clear_outputs, describe_run, make_folder, remove_orphans
 from nn import backend
 
-DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
-DEFAULT_EPOCHS = 25
-EMA_DECAY = 0.99            # measured best of 0.99, 0.999, 0.9999 on Fashion-MNIST (README, "The averaged generator")
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
 
@@ -528,106 +524,10 @@ def train_per_class(cfg, progress=True, resuming=False, overwrite=False):
     print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
 
 
-# --------------------------------------------------------------------------- command line
-
-def train_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py", formatter_class=HelpFormatter,
-        description="Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
-                    "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
-                    "'python dcgan.py evaluate --help' measures sample quality.")
-    add_backend_flag(p)
-    p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
-                   help="training data; mnist and fashion-mnist download (MD5-checked) unless --data-dir is given")
-    p.add_argument("--data-dir", default=None,
-                   help="read the dataset's files from this folder and download nothing "
-                        "(for folder: the folder of PNG/JPEG images)")
-    p.add_argument("--strict-data", action="store_true",
-                   help="folder: stop at an unreadable image instead of skipping it with a warning")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="total epochs (default 25; on --resume the run's own total unless given: the total, not more)")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="images per batch")
-    p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate, both networks")
-    p.add_argument("--beta1", type=momentum, default=0.5, help="Adam beta1")
-    p.add_argument("--nz", type=positive_int, default=100, help="size of the latent vector z")
-    p.add_argument("--ngf", type=positive_int, default=64, help="generator width (channels of its last hidden layer)")
-    p.add_argument("--ndf", type=positive_int, default=64, help="discriminator width (channels of its first layer)")
-    p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES,
-                   help="32 (default for mnist, fashion-mnist, cifar10: 28x28 is padded to 32x32) "
-                        "or 64 (the paper's; default for folder)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<dataset>)")
-    p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (its checkpoint, metrics and grids are replaced)")
-    p.add_argument("--resume", metavar="OUT", default=None,
-                   help="continue the run in folder OUT from its checkpoint.npz (model, optimiser, data "
-                        "position, RNG); architecture and optimiser settings come from the checkpoint")
-    p.add_argument("--max-steps", type=positive_int, default=None,
-                   help="stop after this many steps in total (a quick smoke run); a checkpoint is saved")
-    p.add_argument("--log-every", type=positive_int, default=10,
-                   help="steps averaged per metrics.csv row (the only time losses are copied to the host)")
-    variants = p.add_argument_group("variants and stabilisers (see README)")
-    kind = variants.add_mutually_exclusive_group()
-    kind.add_argument("--conditional", action="store_true",
-                      help="one model for all classes: the one-hot label joins z in G and enters D as extra channels")
-    kind.add_argument("--per-class", action="store_true",
-                      help="one G/D pair per class (a separate DCGAN for each class), in OUT/class_KK/, plus OUT/classes.png")
-    variants.add_argument("--head", default="conv", choices=["conv", "linear"],
-                          help="linear: a Linear layer (with BatchNorm1d) maps z to G's 4x4 maps and ends D "
-                               "(the 'linear DCGAN' variant)")
-    variants.add_argument("--label-smoothing", type=fraction, nargs="?", const=0.9, default=None, metavar="TARGET",
-                          help="one-sided label smoothing: D's target for real images is TARGET (0.9 if no value) "
-                               "instead of 1, so D cannot become over-confident; fake targets stay 0")
-    variants.add_argument("--instance-noise", type=nonnegative_float, default=0.0, metavar="SIGMA",
-                          help="add N(0, sigma^2) noise to every image D sees (real and fake), sigma falling "
-                               "linearly from SIGMA to 0 over the run: overlapping the two distributions "
-                               "early keeps D's gradients useful to G")
-    variants.add_argument("--ema", type=decay, default=EMA_DECAY, metavar="DECAY",
-                          help="decay of the averaged generator: an exponential moving average of G's weights, with a "
-                               "warm-up (nn/ema.py), that draws the grids and is what generate and evaluate use. "
-                               "Training itself is unchanged (the paper's)")
-    variants.add_argument("--no-ema", dest="ema", action="store_const", const=None,
-                          help="no averaged generator: grids and samples from G's own weights")
-    p.add_argument("--classifier", default=None,
-                   help="a classifier .npz from examples/train_classifier.py, for --eval-every")
-    p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
-                   help="every K epochs, score --eval-n samples with --classifier (Frechet classifier "
-                        "distance into metrics.csv and losses.png; see 'dcgan.py evaluate')")
-    p.add_argument("--eval-n", type=positive_int, default=2000, help="samples scored by --eval-every")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    return p
-
-
-def config_from_flags(args):
-    """The Config of a new run, from the command line."""
-    real_label = args.label_smoothing or 1.0               # argparse has checked every range
-    return Config(dataset=args.dataset, data_dir=absolute(args.data_dir),      # absolute: usable from anywhere later
-                  image_size=args.image_size or (64 if args.dataset == "folder" else 32), strict_data=args.strict_data,
-                  nc=DATASET_CHANNELS.get(args.dataset), nz=args.nz, ngf=args.ngf, ndf=args.ndf,
-                  head=args.head, conditional=args.conditional, batch_size=args.batch_size, lr=args.lr,
-                  beta1=args.beta1, seed=args.seed, real_label=real_label, instance_noise=args.instance_noise,
-                  epochs=args.epochs or DEFAULT_EPOCHS, max_steps=args.max_steps, log_every=args.log_every,
-                  out=args.out or os.path.join("runs", args.dataset), per_class=args.per_class,
-                  eval_every=args.eval_every, classifier=args.classifier, eval_n=args.eval_n, ema=args.ema)
-
-
-# flags whose value a checkpoint decides on --resume, and the Config field each sets
-FIXED_ON_RESUME = [("--dataset", "dataset"), ("--image-size", "image_size"), ("--nz", "nz"), ("--ngf", "ngf"),
-                   ("--ndf", "ndf"), ("--head", "head"), ("--conditional", "conditional"), ("--per-class", "per_class"),
-                   ("--batch-size", "batch_size"), ("--lr", "lr"), ("--beta1", "beta1"), ("--seed", "seed"),
-                   ("--label-smoothing", "real_label"), ("--instance-noise", "instance_noise"),
-                   ("--strict-data", "strict_data"), ("--ema", "ema")]
-
-
-def ignored_on_resume(saved, args, given):
-    """The flags the user gave that the checkpoint overrides, as "--lr 0.001 (the run's: 0.0002)"."""
-    asked = config_from_flags(args)
-    return [f"{flag} {getattr(asked, field)} (the run's: {getattr(saved, field)})"
-            for flag, field in FIXED_ON_RESUME if flag in given and getattr(asked, field) != getattr(saved, field)]
-
+# --------------------------------------------------------------------------- the commands
 
 def train_main(args):
-    """The train command: a new run from the flags, or --resume OUT from its checkpoint (or per-class folder)."""
+    """The train command: a new run from the flags (gan/flags.py), or --resume OUT from its checkpoint (or per-class folder)."""
     use_backend(args.backend)
     resume_state = None
     if args.resume and os.path.exists(os.path.join(args.resume, PER_CLASS_CONFIG)):

@@ -34,7 +34,7 @@ import numpy as np
 
 import dcgan
 import nn
-from gan import cli
+from gan import cli, flags
 from gan.config import Config
 from nn import backend
 
@@ -56,7 +56,7 @@ def sync():
 
 def make_trainer(size, nc, batch, ema=False):
     cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
-                 ema=dcgan.EMA_DECAY if ema else None)
+                 ema=flags.EMA_DECAY if ema else None)
     images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
     return dcgan.Trainer(cfg, images)
 

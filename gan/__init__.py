@@ -1,8 +1,10 @@
 """gan: the DCGAN's parts around the training story that dcgan.py tells.
 
-In reading order: ``config`` (what a run is asked to do), ``models`` (G, D,
+In reading order: ``config`` (what a run is asked to do), ``flags`` (the
+train command's flags, which make a Config), ``models`` (G, D,
 sampling), ``pictures`` (images in and out), ``checkpoint`` (atomic .npz
-files and loading models back), ``quality`` (scoring samples with a
+files and loading models back), ``runfolder`` (one run per
+folder, nothing replaced unasked), ``quality`` (scoring samples with a
 classifier), ``sampling`` (the ``generate`` and ``evaluate`` commands),
-``cli`` (errors as one line, argparse types). Nothing here imports dcgan.py.
+``errors`` and ``cli`` (errors as one line, argparse types). Nothing here imports dcgan.py.
 """

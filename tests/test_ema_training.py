@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import dcgan
+from gan import flags
 
 from tests.conftest import train_tiny as train
 
@@ -61,5 +62,5 @@ def test_the_average_is_the_default_for_new_runs_and_not_for_old_ones(folder, tm
     from gan.config import Config
     assert train(folder, tmp_path / "run", "--max-steps", "2") == 0
     with np.load(tmp_path / "run/checkpoint.npz") as f:
-        assert Config.from_json(str(f["config"])).ema == dcgan.EMA_DECAY and "ema_t" in f.files
+        assert Config.from_json(str(f["config"])).ema == flags.EMA_DECAY and "ema_t" in f.files
     assert Config.from_json('{"dataset": "mnist"}').ema is None
