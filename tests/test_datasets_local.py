@@ -1,4 +1,4 @@
-"""IDX files from --data-dir, checked for what they are: one note for a valid split that is not the published one.
+"""Files from --data-dir (IDX, CIFAR-10 tarball) checked for what they are; one note if not the published ones.
 
 Nothing here needs the network or an installed dataset (the one test that
 uses the real Fashion-MNIST is skipped without it).
@@ -100,3 +100,41 @@ def test_real_fashion_mnist_given_as_mnist_trains_with_one_note(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "are Fashion-MNIST's, not MNIST's" in err
     assert FASHION_MNIST.title == "Fashion-MNIST"
+
+
+# --------------------------------------------------------------------------
+# CIFAR-10 tarballs from --data-dir: checked by structure too
+# --------------------------------------------------------------------------
+
+def cifar_tarball(path, n=2, compresslevel=9):
+    """A CIFAR-10 python tarball with ``n`` images per batch."""
+    import io
+    import pickle
+    import tarfile
+    rng = np.random.default_rng(2)
+    with tarfile.open(path, "w:gz", compresslevel=compresslevel) as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                     b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+            payload = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return path
+
+
+def test_a_valid_cifar_tarball_that_is_not_the_published_one_trains_with_a_note(tmp_path, capsys):
+    """Checksums are for downloads: a tarball of valid batches (re-packed, a subset) is used, with one note."""
+    tarball = cifar_tarball(tmp_path / "cifar-10-python.tar.gz")
+    images, labels = load_dataset("cifar10", data_dir=tmp_path, split="test")
+    assert images.shape == (2, 3, 32, 32) and len(labels) == 2
+    assert capsys.readouterr().err == (f"note: {tarball} is not the published CIFAR-10 tarball; its batches are "
+                                       f"valid, so training uses them as they are\n")
+
+
+def test_a_truncated_cifar_tarball_is_still_refused_in_one_line(tmp_path, capsys):
+    tarball = cifar_tarball(tmp_path / "cifar-10-python.tar.gz", n=50, compresslevel=0)
+    tarball.write_bytes(tarball.read_bytes()[:-20000])
+    with pytest.raises(DatasetError, match=r"cifar-10-python.tar.gz is corrupt or truncated \(") as info:
+        load_dataset("cifar10", data_dir=tmp_path, split="test")
+    assert "\n" not in str(info.value) and capsys.readouterr().err == ""
