@@ -84,11 +84,18 @@ def _not_a_file(path):
 
 
 def _report(root, paths, kept, bad, conversions, strict):
-    """Say what was converted; skip (with one warning) or refuse (strict) what could not be read."""
+    """Refuse (strict, or nothing readable) or skip with one warning what could not be read; then say what was converted.
+
+    A refusal comes alone: no note is printed before it.
+    """
+    if bad or not kept:
+        _refuse_or_warn(root, paths, kept, bad, strict)
     for what, count in sorted(conversions.items()):
         print(f"note: {count} image(s) in {root} were {what}", file=sys.stderr)
-    if not bad and kept:
-        return
+
+
+def _refuse_or_warn(root, paths, kept, bad, strict):
+    """``DatasetError`` naming the first few ``bad`` (strict, or no image kept); else one ``warning:`` line."""
     names = ", ".join(f"{p.relative_to(root) if p != root else p} ({why})" for p, why in bad[:SHOWN])
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
     if strict or not kept:

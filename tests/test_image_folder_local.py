@@ -111,3 +111,11 @@ def test_a_palette_image_with_a_transparent_index_says_so(tmp_path, capsys):
     Image.new("L", (8, 8), 90).convert("P").save(tmp_path / "t.png", transparency=0)
     load_dataset("folder", data_dir=tmp_path, image_size=32)
     assert "alpha channel was dropped" in capsys.readouterr().err
+
+
+def test_a_refusal_comes_alone_without_conversion_notes(tmp_path, capsys):
+    Image.fromarray(np.full((8, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="1 unreadable file"):
+        load_dataset("folder", data_dir=tmp_path, image_size=32, strict=True)
+    assert capsys.readouterr().err == ""
