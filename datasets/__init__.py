@@ -18,9 +18,13 @@ Datasets (``DATASETS``) and where they come from:
 The 28x28 MNIST-style images are zero-padded to 32x32 (black border) and,
 for ``image_size=64``, then scaled up 2x; CIFAR-10 is scaled up for 64.
 
-Every file is checked against its published MD5 before use.  Downloads go to
-a temporary file first and are renamed into place only once verified, so an
-interrupted download never leaves a broken file behind.
+Every download is checked against its published MD5; it goes to a temporary
+file first and is renamed into place only once verified, so an interrupted
+download never leaves a broken file behind.  Files in ``data_dir`` are
+checked for what they are (gzip intact, headers and sizes consistent, labels
+matching images), not by MD5: a damaged file is refused in one line, a valid
+one that is not the published file is used with one ``note:`` line (which
+names the other dataset if it is, say, Fashion-MNIST given as MNIST).
 
 Cache: downloads are kept in ``~/.cache/numpy-dcgan/<name>/``; set the
 environment variable ``DCGAN_DATA_CACHE`` to use ``$DCGAN_DATA_CACHE/<name>/``

@@ -9,9 +9,10 @@ images are scaled from their real range to 0..255 (never clipped); each
 conversion is said once, with a count.
 
 A file that cannot be read as an image (or a subfolder that cannot be
-listed) is skipped, and one ``warning:`` line says how many, which (the first
-few) and why; ``strict=True`` (``--strict-data``) refuses instead.  Finding no
-readable image at all is always an error.
+listed, a broken link, a named pipe) is skipped, and one ``warning:`` line
+says how many, which (the first few), why in a few words, and which classes
+lost every image; ``strict=True`` (``--strict-data``) refuses instead.
+Finding no readable image at all is always an error.
 
 Labels follow the torchvision ``ImageFolder`` convention: the images in the
 first-level subfolder ``data_dir/<class>/...`` get the index of ``<class>``
@@ -63,27 +64,45 @@ def load_folder(data_dir, image_size, strict=False):
 
 
 def find_images(root):
-    """(sorted paths of the PNG/JPEG files anywhere under ``root``, [(folder, why) it could not list])."""
+    """(sorted paths of the PNG/JPEG files anywhere under ``root``, [(path, why) for what cannot be read]).
+
+    A folder that cannot be listed, a broken link or anything else that is not
+    a regular file (a named pipe would hang the read) is returned as unreadable.
+    """
     if not root.is_dir():
         raise DatasetError(f"the image folder {root} does not exist or is not a folder")
-    found, unlisted = [], []
-    for folder, _, files in os.walk(root, onerror=lambda err: unlisted.append((Path(err.filename), err.strerror))):
+    found, unreadable = [], []
+    for folder, _, files in os.walk(root, onerror=lambda err: unreadable.append((Path(err.filename), err.strerror))):
         found += [Path(folder) / f for f in files if Path(f).suffix.lower() in EXTENSIONS]
-    return sorted(p for p in found if p.is_file()), unlisted
+    unreadable += [(p, _not_a_file(p)) for p in found if not p.is_file()]
+    return sorted(p for p in found if p.is_file()), unreadable
+
+
+def _not_a_file(path):
+    """Why ``path``, listed but not a regular file, cannot be read: "broken link" or "not a regular file"."""
+    return "broken link" if path.is_symlink() and not path.exists() else "not a regular file"
 
 
 def _report(root, paths, kept, bad, conversions, strict):
-    """Say what was converted; skip (with one warning) or refuse (strict) what could not be read."""
+    """Refuse (strict, or nothing readable) or skip with one warning what could not be read; then say what was converted.
+
+    A refusal comes alone: no note is printed before it.
+    """
+    if bad or not kept:
+        _refuse_or_warn(root, paths, kept, bad, strict)
     for what, count in sorted(conversions.items()):
         print(f"note: {count} image(s) in {root} were {what}", file=sys.stderr)
-    if not bad and kept:
-        return
+
+
+def _refuse_or_warn(root, paths, kept, bad, strict):
+    """``DatasetError`` naming the first few ``bad`` (strict, or no image kept); else one ``warning:`` line."""
     names = ", ".join(f"{p.relative_to(root) if p != root else p} ({why})" for p, why in bad[:SHOWN])
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
     if strict or not kept:
         reason = "none of the images could be read" if not kept else "--strict-data"
         raise DatasetError(f"{len(bad)} unreadable file(s) or folder(s) in {root} ({reason}): {names}{more}")
-    lost = sorted(set(_classes(root, paths)) - set(_classes(root, kept)))
+    had = set(_classes(root, paths)) | {_entry_class(root, p) for p, _ in bad}
+    lost = sorted(had - set(_classes(root, kept)))
     gone = f"; class(es) {', '.join(lost)} lost every image" if lost else ""
     print(f"warning: skipped {len(bad)} unreadable file(s) or folder(s) in {root}: {names}{more}{gone} "
           f"(training on the other {len(kept)}; --strict-data stops instead)", file=sys.stderr)
@@ -103,7 +122,15 @@ def _load_square(path, size):
             square = image.crop(box).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
             return np.asarray(square), is_gray, converted
     except Exception as err:  # PIL raises many different errors for bad files
-        raise DatasetError(f"{type(err).__name__}: {err}") from None
+        raise DatasetError(_why(err, path)) from None
+
+
+def _why(err, path):
+    """A short reason: the OS's words ("Permission denied") or PIL's, without the path repeated."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    text = str(err).replace(repr(str(path)), "").replace(str(path), "").strip(" :")
+    return text or type(err).__name__
 
 
 def _to_8_bit(image):
@@ -132,6 +159,12 @@ def _to_8_bit(image):
 def _classes(root, paths):
     """The class name of each image: its first-level subfolder, or "." if none."""
     return [names[0] if len(names) > 1 else "." for names in (p.relative_to(root).parts for p in paths)]
+
+
+def _entry_class(root, path):
+    """The class an unreadable file or unlistable folder would have fed: a folder ``root/<class>`` is its own."""
+    names = path.relative_to(root).parts
+    return names[0] if len(names) > 1 or (names and path.is_dir()) else "."
 
 
 def _labels(root, paths):

@@ -13,11 +13,13 @@ Where the files come from:
   file may be gzipped (``name.gz``) or not (``name``).  A local file is
   checked for what it is, not for what it hashes to: gzip integrity, the
   IDX magic number, sizes that match the header exactly, images N x H x W
-  uint8, as many labels as images, labels >= 0.  A damaged file is refused in
-  one line; a valid file that is not the published one (a subset of MNIST,
-  EMNIST digits, KMNIST, Fashion-MNIST given as MNIST, your own data in this
-  format) is used, with one ``note:`` line saying what it is.  The dataset's
-  name only decides where downloads come from.
+  uint8 with N > 0, as many labels as images, labels 0 .. 999.  A damaged
+  file is refused in one line (and nothing else is printed); a valid split
+  that is not the published one (a subset of MNIST, EMNIST digits, KMNIST,
+  Fashion-MNIST given as MNIST, your own data in this format) is used, with
+  one ``note:`` line naming its files and, if their MD5s are another known
+  dataset's, whose they are.  The dataset's name only decides where
+  downloads come from.
 * otherwise: from the cache folder, downloading what is missing from the
   mirrors, in order.  Downloads are checked against the archive MD5s.
 """
@@ -87,6 +89,7 @@ FASHION_MNIST = IdxDataset(
 
 
 KNOWN = (MNIST, FASHION_MNIST)          # what a local file's MD5 is compared with, to say what it is
+MAX_CLASSES = 1000                      # a larger label is no class number (a conditional D gets one channel per class)
 
 
 def load_idx_dataset(dataset, split, data_dir=None, cache_dir=None, mirrors=None, checksums=None):
@@ -101,11 +104,13 @@ def load_idx_dataset(dataset, split, data_dir=None, cache_dir=None, mirrors=None
     names = FILES[split]
     if data_dir is not None:
         paths = _local_files(Path(data_dir), names)
-        images, labels = (_read_local(path, checksums, dataset.title) for path in paths)
+        (images, image_md5s), (labels, label_md5s) = (_read_local(path) for path in paths)
+        _check_shapes(images, labels, *paths)
+        _note_unpublished(paths, (image_md5s, label_md5s), checksums, dataset.title, images.shape)
     else:
         paths = [_cached_file(dataset, Path(cache_dir), name, mirrors, checksums) for name in names]
         images, labels = (read_idx(path) for path in paths)
-    _check_shapes(images, labels, *paths)
+        _check_shapes(images, labels, *paths)
     return images[:, None, :, :], labels.astype(np.int64)
 
 
@@ -123,28 +128,47 @@ def _local_files(data_dir, names):
     return found
 
 
-def _read_local(path, checksums, title):
-    """Read a user-supplied IDX file: structure checked by ``read_idx``; one note if it is not the published one."""
+def _read_local(path):
+    """``(array, {MD5 of the file, MD5 of its content})`` for a user-supplied IDX file.
+
+    The structure is checked by ``read_idx`` (damaged files are refused in one
+    line); the MD5s only serve to say what the file is, never to refuse it.
+    """
     try:
         data = path.read_bytes()
     except OSError as err:
         raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
     content = gunzip(data, str(path)) if is_gzip(data) else data
-    array = read_idx(content, name=str(path))           # refuses damaged files, in one line
-    raw_name = path.name.removesuffix(".gz")
-    digests = {md5_bytes(data), md5_bytes(content)}
-    if checksums and not digests & {checksums.get(path.name), checksums.get(raw_name)}:
-        print(f"note: {path} is {_what_it_is(raw_name, digests, title)}; "
-              f"it is a valid IDX file, so training uses it as it is", file=sys.stderr)
-    return array
+    return read_idx(content, name=str(path)), {md5_bytes(data), md5_bytes(content)}
 
 
-def _what_it_is(raw_name, digests, title):
-    """"Fashion-MNIST's train-images file" when a known dataset's MD5 matches, else "not the published ..."."""
+def _note_unpublished(paths, digests, checksums, title, shape):
+    """One ``note:`` line naming the files that are valid but not ``title``'s published ones, if any."""
+    unknown = [(path, _whose(path, md5s, title) or f"not the published {title} file")
+               for path, md5s in zip(paths, digests) if checksums and not md5s & _published(checksums, path)]
+    size = f"{shape[0]} images of {shape[1]}x{shape[2]}"
+    if len(unknown) == 1:
+        (path, what), = unknown
+        print(f"note: {path} is {what}; it is a valid IDX file ({size}), so training uses it as it is",
+              file=sys.stderr)
+    elif unknown:
+        (first, what), (second, other) = unknown
+        said = (f"{first} and {second.name} are {what + 's' if what.endswith(' file') else what}" if what == other
+                else f"{first} is {what} and {second.name} is {other}")
+        print(f"note: {said}; they are valid IDX files ({size}), so training uses them as they are", file=sys.stderr)
+
+
+def _published(checksums, path):
+    """The MD5s ``checksums`` knows for ``path`` (as ``name.gz`` or as ``name``)."""
+    return {checksums.get(path.name), checksums.get(path.name.removesuffix(".gz"))} - {None}
+
+
+def _whose(path, md5s, title):
+    """"Fashion-MNIST's, not MNIST's" when the MD5s are another known dataset's file of that name, else None."""
     for known in KNOWN:
-        if digests & {known.checksums.get(raw_name), known.checksums.get(raw_name + ".gz")}:
-            return f"{known.title}'s {raw_name} file, not {title}'s"
-    return f"not the published {title} {raw_name} file"
+        if known.title != title and md5s & _published(known.checksums, path):
+            return f"{known.title}'s, not {title}'s"
+    return None
 
 
 def _cached_file(dataset, cache_dir, name, mirrors, checksums):
@@ -157,12 +181,17 @@ def _cached_file(dataset, cache_dir, name, mirrors, checksums):
 
 
 def _check_shapes(images, labels, images_path, labels_path):
-    """Images must be N x H x W uint8 and labels N uint8, with the same N."""
+    """Images must be N x H x W uint8, N > 0; labels N class numbers 0 .. MAX_CLASSES - 1."""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DatasetError(f"{images_path} does not hold uint8 N x H x W images (got {images.dtype} {images.shape})")
+    if len(images) == 0:
+        raise DatasetError(f"{images_path} holds no images (its header says 0)")
     if labels.ndim != 1:
         raise DatasetError(f"{labels_path} does not hold a list of labels (got shape {labels.shape})")
     if len(images) != len(labels):
         raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
     if labels.dtype.kind not in "iu" or (len(labels) and labels.min() < 0):
         raise DatasetError(f"{labels_path} does not hold class numbers 0, 1, 2, ... (got {labels.dtype})")
+    if labels.max() >= MAX_CLASSES:
+        raise DatasetError(f"{labels_path} holds the label {labels.max()}; class numbers 0 .. {MAX_CLASSES - 1} "
+                           f"are expected (is it a labels file?)")

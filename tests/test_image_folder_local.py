@@ -1,0 +1,121 @@
+"""Image folders with the odd files real folders have: broken links, unlistable folders, every PIL mode.
+
+Unreadable entries are skipped and named in one warning (or refused with
+``strict=True``); the reason is brief; a class that loses every image is said.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datasets import DatasetError, load_dataset
+
+
+def gray(path, value=128, size=8):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size), value, np.uint8), "L").save(path)
+    return path
+
+
+def test_a_broken_link_is_named_not_silently_dropped(tmp_path, capsys):
+    gray(tmp_path / "cats" / "0.png")
+    os.symlink(tmp_path / "gone.png", tmp_path / "cats" / "link.png")
+    images, _ = load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert len(images) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("warning: skipped 1 unreadable file(s) or folder(s)") and "cats/link.png (broken link)" in err
+
+
+def test_strict_refuses_a_broken_link(tmp_path):
+    gray(tmp_path / "0.png")
+    os.symlink(tmp_path / "gone.png", tmp_path / "link.png")
+    with pytest.raises(DatasetError, match=r"1 unreadable .*link.png \(broken link\)"):
+        load_dataset("folder", data_dir=tmp_path, image_size=32, strict=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_named_not_read(tmp_path, capsys):
+    """Opening a FIFO called x.png would block forever; it is listed as unreadable instead."""
+    gray(tmp_path / "0.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert "pipe.png (not a regular file)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def unlistable(monkeypatch):
+    """Make ``os.scandir`` refuse the folders added to the returned set (root can read anything)."""
+    refused, real_scandir = set(), os.scandir
+
+    def scandir(path="."):
+        if Path(os.fsdecode(path)) in refused:
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return refused
+
+
+def test_an_unlistable_class_folder_is_said_to_lose_its_class(tmp_path, capsys, unlistable):
+    gray(tmp_path / "cats" / "0.png")
+    gray(tmp_path / "dogs" / "0.png")
+    unlistable.add(tmp_path / "dogs")
+    images, labels = load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert len(images) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "skipped 1 unreadable file(s) or folder(s)" in err and "dogs (Permission denied)" in err
+    assert "class(es) dogs lost every image" in err
+
+
+def test_an_unlistable_nested_folder_does_not_lose_its_class(tmp_path, capsys, unlistable):
+    gray(tmp_path / "cats" / "0.png")
+    gray(tmp_path / "cats" / "deep" / "1.png")
+    unlistable.add(tmp_path / "cats" / "deep")
+    load_dataset("folder", data_dir=tmp_path, image_size=32)
+    err = capsys.readouterr().err
+    assert "cats/deep (Permission denied)" in err and "lost every image" not in err
+
+
+def test_the_reason_is_brief_and_does_not_repeat_the_path(tmp_path, capsys):
+    gray(tmp_path / "0.png")
+    (tmp_path / "junk.png").write_bytes(b"not a png at all")
+    load_dataset("folder", data_dir=tmp_path, image_size=32)
+    err = capsys.readouterr().err
+    assert "junk.png (cannot identify image file)" in err and str(tmp_path / "junk.png") not in err
+
+
+@pytest.mark.parametrize("make, mean, note", [
+    (lambda: Image.fromarray(np.full((8, 8), 257 * 100, np.uint16)), 100, "16-bit, scaled to 8 bits"),
+    (lambda: Image.fromarray(np.full((8, 8), 200, np.uint16)), 1, "16-bit, scaled to 8 bits"),   # dark, not bright
+    (lambda: Image.new("LA", (8, 8), (90, 0)), 90, "alpha channel was dropped"),
+    (lambda: Image.new("RGBA", (8, 8), (90, 90, 90, 10)), 90, "alpha channel was dropped"),
+    (lambda: Image.new("L", (8, 8), 90).convert("P"), 90, None),
+    (lambda: Image.new("1", (8, 8), 1), 255, None),
+], ids=["I;16", "I;16-dark", "LA", "RGBA", "P", "1"])
+def test_each_pil_mode_is_scaled_from_its_real_range(tmp_path, capsys, make, mean, note):
+    make().save(tmp_path / "x.png")
+    images, _ = load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert abs(float(images.mean()) - mean) <= 1
+    err = capsys.readouterr().err
+    if note:
+        assert err == f"note: 1 image(s) in {tmp_path} were {note}\n" or note in err
+        assert err.count("\n") == 1
+    else:
+        assert err == ""
+
+
+def test_a_palette_image_with_a_transparent_index_says_so(tmp_path, capsys):
+    Image.new("L", (8, 8), 90).convert("P").save(tmp_path / "t.png", transparency=0)
+    load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert "alpha channel was dropped" in capsys.readouterr().err
+
+
+def test_a_refusal_comes_alone_without_conversion_notes(tmp_path, capsys):
+    Image.fromarray(np.full((8, 8), 30000, np.uint16)).save(tmp_path / "deep.png")
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="1 unreadable file"):
+        load_dataset("folder", data_dir=tmp_path, image_size=32, strict=True)
+    assert capsys.readouterr().err == ""
