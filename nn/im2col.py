@@ -17,7 +17,8 @@ Both loop over the kh*kw kernel positions only, never over pixels: for
 kernel offset (i, j), the values it sees at every output pixel form one
 strided slice of the padded input, ``xpad[:, :, i : i + s*OH : s, j : j + s*OW : s]``.
 (On NumPy and CuPy all kh*kw slices are also one strided view, so im2col is
-a single copy: ``im2col_strided``, tested equal to the loop.)
+a single copy: ``im2col_strided``; and col2im adds s*s offsets at once,
+``col2im_by_phases``; both tested equal to the loops.)
 
 Layout: the columns are indexed (c, i, j) x (oh, ow, n), and the image is
 handled as (C, H, W, N), batch innermost. Each kernel position then copies
@@ -103,6 +104,11 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
 
     The exact adjoint of ``im2col``: <im2col(x), cols> == <x, col2im(cols)>
     for every x and cols. Values that fall on the zero padding are dropped.
+
+    Where the backend has strided views and the stride divides the kernel (DCGAN's
+    (4, 2, 1) layers), the kh*kw window adds become (kh/s)*(kw/s) adds
+    (``col2im_by_phases``: 4 instead of 16); elsewhere the readable loop over
+    kernel offsets (``col2im_by_offsets``) does it. Both give the same image.
     """
     xp = backend.xp()
     N, C, H, W = x_shape
@@ -113,11 +119,44 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
         return xp.permute_dims(xp.reshape(cols, (C, H, W, N)), (3, 0, 1, 2))
     cols = xp.reshape(cols, (C, kh, kw, OH, OW, N))
     xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
+    as_strided = strided_view_maker(xp)
+    if as_strided is not None and hasattr(xpad, "strides") and kh % stride == 0 and kw % stride == 0:
+        col2im_by_phases(cols, xpad, stride, as_strided)
+    else:
+        col2im_by_offsets(cols, xpad, stride)
+    x = xpad[:, pad:pad + H, pad:pad + W, :]                         # (C, H, W, N)
+    return xp.permute_dims(x, (3, 0, 1, 2))                          # (N, C, H, W) view
+
+
+def col2im_by_offsets(cols, xpad, stride):
+    """The readable col2im: add the (C, kh, kw, OH, OW, N) columns of each kernel offset into
+    its window of the zero (C, Hp, Wp, N) image, one offset at a time."""
+    C, kh, kw, OH, OW, N = cols.shape
     for i in range(kh):
         i_end = i + stride * (OH - 1) + 1
         for j in range(kw):
             j_end = j + stride * (OW - 1) + 1
             window = xpad[:, i:i_end:stride, j:j_end:stride, :]        # a view into xpad
             window += cols[:, i, j, :, :, :]                           # adds in place: one kernel, no write-back
-    x = xpad[:, pad:pad + H, pad:pad + W, :]                         # (C, H, W, N)
-    return xp.permute_dims(x, (3, 0, 1, 2))                          # (N, C, H, W) view
+
+
+def col2im_by_phases(cols, xpad, s, as_strided):
+    """The same sum in (kh/s)*(kw/s) adds, when the stride s divides the kernel.
+
+    Write the kernel offset as i = s*q + r (0 <= r < s) and the padded row as
+    s*M + r: offset i at output row oh lands on row i + s*oh = s*(q + oh) + r.
+    So, viewing the image as (C, M, r, M', r', N), the offsets that share q
+    (and q') add into one block, M = q .. q + OH - 1, for all r at once, and
+    no two of them land on the same pixel: one add per (q, q').
+    """
+    xp = backend.xp()
+    C, kh, kw, OH, OW, N = cols.shape
+    qh, qw = kh // s, kw // s
+    sc, sh, sw, sn = xpad.strides                                   # in bytes, on NumPy and CuPy
+    # (C, M, r, M', r', N), padded row s*M + r; rows past s*(OH - 1 + qh) are never written
+    phases = as_strided(xpad, (C, OH - 1 + qh, s, OW - 1 + qw, s, N), (sc, s * sh, sh, s * sw, sw, sn))
+    for q in range(qh):
+        for q2 in range(qw):
+            block = cols[:, q * s:(q + 1) * s, q2 * s:(q2 + 1) * s, :, :, :]   # (C, r, r', OH, OW, N)
+            target = phases[:, q:q + OH, :, q2:q2 + OW, :, :]                 # (C, OH, r, OW, r', N) view
+            target += xp.permute_dims(block, (0, 3, 1, 4, 2, 5))              # one add for s*s offsets

@@ -145,3 +145,27 @@ def test_col2im_of_one_window_is_the_general_sum(xp_backend):
     x = backend.to_device(rng.standard_normal((3, 2, 4, 4)))
     left = float(backend.xp().sum(i2c.im2col(x, 4, 4, 1, 0) * cols))
     assert abs(left - float(np.sum(backend.to_numpy(x) * fast))) < 1e-4
+
+
+@pytest.mark.parametrize("shape,k,s,p", [((2, 3, 8, 8), 4, 2, 1), ((3, 2, 5, 7), 3, 1, 1), ((1, 4, 9, 9), 6, 3, 2),
+                                         ((2, 2, 7, 7), 4, 2, 1), ((2, 2, 9, 8), 4, 2, 2)])
+def test_col2im_by_phases_equals_the_loop_over_offsets(xp_backend, shape, k, s, p):
+    """The fast path (one add per group of s*s kernel offsets) and the readable loop give the same image,
+    bit for bit (each pixel receives the same additions in the same order); (7, 7) and (9, 8) leave rows
+    that no window reaches."""
+    from nn import im2col as i2c
+    xp = backend.xp()
+    N, C, H, W = shape
+    OH, OW = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
+    cols = xp.reshape(backend.to_device(np.random.default_rng(1).standard_normal((C * k * k, OH * OW * N))),
+                      (C, k, k, OH, OW, N))
+    loop = xp.zeros((C, H + 2 * p, W + 2 * p, N), dtype=cols.dtype)
+    i2c.col2im_by_offsets(cols, loop, s)
+    as_strided = i2c.strided_view_maker(xp)
+    if as_strided is None:
+        pytest.skip(f"{xp_backend} has no strided views: col2im uses the loop there")
+    phases = xp.zeros_like(loop)
+    i2c.col2im_by_phases(cols, phases, s, as_strided)
+    np.testing.assert_array_equal(backend.to_numpy(phases), backend.to_numpy(loop))
+    np.testing.assert_array_equal(backend.to_numpy(i2c.col2im(xp.reshape(cols, (C * k * k, -1)), shape, k, k, s, p)),
+                                  np.transpose(backend.to_numpy(loop)[:, p:p + H, p:p + W, :], (3, 0, 1, 2)))
