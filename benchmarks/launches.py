@@ -18,11 +18,17 @@ running one step on NumPy with every array wrapped in ``Counted``, an
   ``asarray`` that cannot be a view;
 * views cost nothing: ``reshape`` of contiguous data, ``permute_dims``,
   ``matrix_transpose``, ``broadcast_to``, basic slicing;
+* a new elementwise result is C-contiguous, as CuPy writes it (NumPy keeps
+  its inputs' memory order), so a reshape that needs another order copies here
+  exactly when it would on CuPy;
+* a ``@fused`` function (``nn/fuse.py``) is one kernel, whatever it contains:
+  CuPy compiles it into one (with ``DCGAN_FUSE=0`` its operations count one by one);
 * host-to-device copies (``backend.to_device``: the batch, z) are counted as
   "transfers", apart from kernels.
 
 Each launch is put in the part of the step whose code issued it: im2col,
-col2im, GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
+col2im, layout (the copies that put a gradient in the (C, H*W*N) order the
+GEMMs read), GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
 Adam, EMA, or other (bias adds, the trainer's own arithmetic).
 """
 import argparse
@@ -35,7 +41,7 @@ import numpy as np
 import nn
 from nn import backend
 
-PARTS = ("im2col", "col2im", "gemm", "batchnorm", "activations", "loss", "adam", "ema", "other")
+PARTS = ("im2col", "col2im", "layout", "gemm", "batchnorm", "activations", "loss", "adam", "ema", "other")
 COUNTS = Counter()
 _part = ["other"]
 
@@ -66,6 +72,8 @@ class Counted(np.ndarray):
         inputs = [plain(x) for x in inputs]
         if out is not None:
             kwargs["out"] = plain(out)
+        elif method == "__call__":
+            kwargs["order"] = "C"                 # CuPy writes a new elementwise result C-contiguous
         result = getattr(ufunc, method)(*inputs, **kwargs)
         if out is not None:
             return out[0] if len(out) == 1 else out
@@ -102,6 +110,8 @@ class CountingNamespace:
         def call(*args, **kwargs):
             with uncounted():
                 result = target(*[plain(a) for a in args], **{k: plain(v) for k, v in kwargs.items()})
+            if name == "where":
+                result = np.ascontiguousarray(result)    # as CuPy lays it out
             if name in VIEWS:
                 source = plain(args[0])
                 if isinstance(result, np.ndarray) and not np.shares_memory(result, source):
@@ -140,6 +150,7 @@ def parts():
         for module in (conv, i2c):
             wrap(module, "im2col", "im2col")
             wrap(module, "col2im", "col2im")
+        wrap(conv, "_channels_first", "layout")
         for cls in (bn.BatchNorm,):
             wrap(cls, "forward", "batchnorm")
             wrap(cls, "backward", "batchnorm")
@@ -147,9 +158,30 @@ def parts():
             wrap(cls, "forward", "activations")
             wrap(cls, "backward", "activations")
         wrap(nn.BCEWithLogits, "__call__", "loss")
+        stack.enter_context(fused_calls_count_once())
         wrap(nn.Adam, "step", "adam")
         wrap(nn.EMA, "update", "ema")
         yield
+
+
+@contextlib.contextmanager
+def fused_calls_count_once():
+    """Count each call of a ``@fused`` function as the one kernel CuPy makes of it."""
+    from nn import fuse
+    original = fuse.fused.__call__
+
+    def call(self, *args):
+        if not fuse.enabled():
+            return original(self, *args)
+        with uncounted():
+            result = original(self, *args)
+        count()
+        return result
+    fuse.fused.__call__ = call
+    try:
+        yield
+    finally:
+        fuse.fused.__call__ = original
 
 
 def gemm_counting_namespace():

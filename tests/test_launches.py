@@ -20,7 +20,10 @@ def test_the_counter_counts_a_known_sequence_exactly():
         xp.empty((3,))                                  # 0
         c[1:] = 5.0                                     # 1 copy
         xp.matmul(a, xp.matrix_transpose(a))            # 1 GEMM
-    assert launches.COUNTS["other"] == 7
+        t = xp.permute_dims(a, (1, 0))                  # a view: 0
+        xp.reshape(t, (24,))                            # must copy: 1
+        xp.reshape(t * 2.0, (24,))                      # 1 elementwise; CuPy writes it C-contiguous: a view, 0
+    assert launches.COUNTS["other"] == 9
     assert launches.COUNTS["transfers"] == 1
 
 
