@@ -6,20 +6,59 @@
     Sigmoid     y = 1 / (1 + exp(-x))          dy/dx = y (1 - y)
 
 ReLU and LeakyReLU are piecewise linear through 0, so y = x * f'(x): the
-forward computes the local derivative d (1 or a, as an array of x's dtype)
-once, and the backward is a single multiply, dx = dy * d. (This is also
-several times faster in NumPy than ``where(x > 0, x, a*x)``.)
+forward computes the local derivative d (1 or a, in x's dtype) once, and the
+backward is a single multiply, dx = dy * d. The indicator [x > 0] in x's
+dtype is sign(max(x, 0)): 1 for x > 0, 0 for x <= 0, with no boolean array
+and no dtype conversion. (A multiply is also several times faster in NumPy
+than ``where(x > 0, x, a*x)``.)
 Tanh and Sigmoid keep their output, since the derivative is cheapest in terms of y.
+
+The logistic function, without overflow for any x: with
+softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|),
+
+    sigmoid(x) = e^x / (1 + e^x) = exp(x - softplus(x)) = exp(min(x, 0) - log(1 + e^-|x|))
+
+where no exponential ever sees a positive argument.
+
+Each element-wise chain is one ``@fused`` function: one GPU kernel on CuPy.
 """
 from . import backend
+from .fuse import fused
 from .module import Module
 
 
+@fused
 def sigmoid(x):
-    """Numerically stable logistic function: never evaluates exp of a large positive number."""
+    """Numerically stable logistic function: never evaluates exp of a positive number."""
     xp = backend.xp()
-    e = xp.exp(-xp.abs(x))                                   # in (0, 1], cannot overflow
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return xp.exp(xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x))))
+
+
+@fused
+def relu(x):
+    """(y, d): y = max(x, 0) and its derivative d = [x > 0] = sign(y)."""
+    y = backend.xp().maximum(x, 0.0)
+    return y, backend.xp().sign(y)
+
+
+@fused
+def leaky_relu(x, a):
+    """(y, d): d = 1 where x > 0, else a; y = x * d."""
+    xp = backend.xp()
+    d = xp.sign(xp.maximum(x, 0.0))                # [x > 0], in x's dtype
+    d *= 1.0 - a                                   # in place, on our own temporary
+    d += a
+    return x * d, d
+
+
+@fused
+def times_tanh_derivative(dy, y):
+    return dy * (1.0 - y * y)
+
+
+@fused
+def times_sigmoid_derivative(dy, y):
+    return dy * y * (1.0 - y)
 
 
 class LeakyReLU(Module):
@@ -31,14 +70,10 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x):
-        xp = backend.xp()
         a = self.negative_slope
-        d = xp.astype(x > 0, x.dtype)              # 1 where x > 0, else 0
-        if a:
-            d *= 1.0 - a                           # in place (d is ours): 1 where x > 0, else a
-            d += a
+        y, d = leaky_relu(x, a) if a else relu(x)
         self._save(d)
-        return x * d
+        return y
 
     def backward(self, dy):
         (d,) = self._pop()
@@ -63,7 +98,7 @@ class Tanh(Module):
 
     def backward(self, dy):
         (y,) = self._pop()
-        return dy * (1.0 - y * y)
+        return times_tanh_derivative(dy, y)
 
 
 class Sigmoid(Module):
@@ -74,4 +109,4 @@ class Sigmoid(Module):
 
     def backward(self, dy):
         (y,) = self._pop()
-        return dy * y * (1.0 - y)
+        return times_sigmoid_derivative(dy, y)

@@ -28,14 +28,65 @@ Since gamma is constant per channel, with k = gamma / sqrt(var + eps)::
     dx = k * (dy - dbeta / m - xhat * dgamma / m)
 
 so the two reductions the parameter gradients need are all the backward
-needs: four passes over the data after them (with c = k / m computed once
-per channel: correction = xhat * (c * dgamma) + c * dbeta, dx = k * dy - correction).
+needs, and then one element-wise pass (with c = k / m per channel)::
+
+    dx = k * dy - xhat * (c * dgamma) - c * dbeta
+
 In eval mode mu and var are constants, so dx = k * dy.
+
+Kernels: every element-wise chain above is one ``@fused`` function (one GPU
+kernel on CuPy, the same operations one by one on NumPy), so a training-mode
+forward is 6 launches (two means, x - mu with its squares, 1 / sqrt(var + eps),
+the running statistics, the normalisation) and a backward 5 (two sums, the
+product one needs and its scaling by 1 / sqrt(var + eps), dx). xhat itself is
+never stored: the forward keeps x - mu and 1 / sqrt(var + eps), since
+y = (x - mu) * (gamma / sqrt(var + eps)) + beta is one pass fewer than
+normalising first, and the backward needs xhat only inside dgamma and dx.
 """
 from contextlib import contextmanager
 
 from . import backend
+from .fuse import fused
 from .module import Module, Parameter
+
+
+@fused
+def deviation(x, mu):
+    """(x - mu, (x - mu)^2)."""
+    xc = x - mu
+    return xc, xc * xc
+
+
+@fused
+def inverse_std(var, eps):
+    return (var + eps) ** -0.5                        # 1 / sqrt(var + eps)
+
+
+@fused
+def moving_averages(running_mean, running_var, mu, var, momentum, unbias):
+    """PyTorch's running statistics: move towards the batch's, the variance unbiased (var * m / (m - 1))."""
+    return ((1 - momentum) * running_mean + momentum * mu,
+            (1 - momentum) * running_var + (momentum * unbias) * var)
+
+
+@fused
+def normalise(xc, inv_std, gamma, beta):
+    """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), in one pass over x - mu."""
+    y = xc * (gamma * inv_std)
+    y += beta                                         # in place, on our own temporary
+    return y
+
+
+@fused
+def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, inv_m):
+    """dx = k * dy - xhat * (c * dgamma) - c * dbeta, with k = gamma / sqrt(var + eps), c = k / m
+    and xhat = (x - mu) / sqrt(var + eps)."""
+    k = gamma * inv_std
+    c = k * inv_m
+    dx = k * dy
+    dx -= xc * (c * inv_std * dgamma)                 # in place, on our own temporary
+    dx -= c * dbeta
+    return dx
 
 
 class BatchNorm(Module):
@@ -59,50 +110,41 @@ class BatchNorm(Module):
         return f"{self.weight.shape[0]}, eps={self.eps}, momentum={self.momentum}"
 
     def _per_channel(self, v, ndim):
-        """(C,) -> broadcastable against the input: (1, C) or (1, C, 1, 1)."""
+        """(C,) -> broadcastable against the input: (1, C) or (1, C, 1, 1) (a view)."""
         return backend.xp().reshape(v, (1, -1) + (1,) * (ndim - 2))
 
     def forward(self, x):
         xp = backend.xp()
         shape = lambda v: self._per_channel(v, x.ndim)
         if self.training:
-            mu = xp.mean(x, axis=self.axes, keepdims=True)
-            xc = x - mu
-            var = xp.mean(xc * xc, axis=self.axes, keepdims=True)
+            mu = xp.mean(x, axis=self.axes, keepdims=True)                        # (1, C, 1, 1)
+            xc, squares = deviation(x, mu)
+            var = xp.mean(squares, axis=self.axes, keepdims=True)                 # biased
             if self.update_running_stats:
-                m = x.size // x.shape[1]
-                mom = self.momentum
-                self.running_mean = (1 - mom) * self.running_mean + mom * xp.reshape(mu, (-1,))
-                self.running_var = (1 - mom) * self.running_var + xp.reshape(var, (-1,)) * (mom * m / max(m - 1, 1))
+                m = x.size // x.shape[1]                                          # values per channel
+                self.running_mean, self.running_var = moving_averages(
+                    self.running_mean, self.running_var, xp.reshape(mu, (-1,)), xp.reshape(var, (-1,)),
+                    self.momentum, m / max(m - 1, 1))
         else:
-            xc = x - shape(self.running_mean)
-            var = shape(self.running_var)
-        inv_std = (var + self.eps) ** -0.5             # 1 / sqrt(var + eps), in two operations
-        xc *= inv_std                                  # in place: xc is ours, and now it is xhat
-        xhat = xc
-        self._save(xhat, inv_std, self.training)
-        y = xhat * shape(self.weight.data)
-        y += shape(self.bias.data)
+            xc, var = x - shape(self.running_mean), shape(self.running_var)
+        inv_std = inverse_std(var, self.eps)
+        y = normalise(xc, inv_std, shape(self.weight.data), shape(self.bias.data))
+        self._save(xc, inv_std, self.training)            # xhat = xc * inv_std, never stored
         return y
 
     def backward(self, dy):
         xp = backend.xp()
-        xhat, inv_std, training = self._pop()
+        xc, inv_std, training = self._pop()
         dbeta = xp.sum(dy, axis=self.axes, keepdims=True)               # (1, C, 1, 1)
-        dgamma = xp.sum(dy * xhat, axis=self.axes, keepdims=True)
+        dgamma = xp.sum(dy * xc, axis=self.axes, keepdims=True) * inv_std   # sum(dy * xhat)
         if self.bias.requires_grad:
             self.bias.accumulate(xp.reshape(dbeta, (-1,)))
         if self.weight.requires_grad:
             self.weight.accumulate(xp.reshape(dgamma, (-1,)))
-        k = self._per_channel(self.weight.data, dy.ndim) * inv_std     # gamma / sqrt(var + eps)
+        gamma = self._per_channel(self.weight.data, dy.ndim)
         if not training:
-            return dy * k
-        c = k * (dy.shape[1] / dy.size)                                # k / m, m = values per channel
-        correction = xhat * (c * dgamma)
-        correction += c * dbeta
-        dx = dy * k
-        dx -= correction
-        return dx
+            return dy * (gamma * inv_std)
+        return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.shape[1] / dy.size)
 
 
 class BatchNorm2d(BatchNorm):

@@ -1,0 +1,117 @@
+"""nn/fuse.py: ``@fused`` runs the function as written where nothing can fuse, uses the backend's ``fuse``
+where there is one, falls back loudly when that fails, and (on a real GPU) agrees with the unfused layers."""
+import types
+
+import numpy as np
+import pytest
+
+import nn
+from nn import backend
+from nn.fuse import fused
+
+
+@fused
+def axpy(a, x, y):
+    return a * x + y
+
+
+def test_without_fuse_the_function_runs_as_written():
+    x, y = np.arange(3.0), np.ones(3)
+    np.testing.assert_array_equal(axpy(2.0, x, y), 2.0 * x + y)
+    assert axpy.__name__ == "axpy" and "fuse" not in dir(backend.xp())
+
+
+def fusing_namespace(calls, fails=False):
+    """NumPy with a ``fuse`` like CuPy's: it records which functions it fused and each call of the result."""
+    def fuse(fn):
+        calls.append(("fuse", fn.__name__))
+
+        def kernel(*args):
+            calls.append(("kernel", fn.__name__))
+            if fails:
+                raise TypeError("cannot trace this")
+            return fn(*args)
+        return kernel
+    return types.SimpleNamespace(**{n: getattr(np, n) for n in dir(np) if not n.startswith("_")}, fuse=fuse)
+
+
+def test_a_backend_with_fuse_gets_one_kernel_made_once(monkeypatch):
+    monkeypatch.delenv("DCGAN_FUSE", raising=False)
+    calls = []
+    with backend.stand_in("cupy", fusing_namespace(calls)), backend.using("cupy"):
+        f = fused(lambda a, x, y: a * x + y)
+        assert f(2.0, np.ones(2), np.ones(2)).tolist() == [3.0, 3.0]
+        f(2.0, np.ones(2), np.ones(2))
+    assert [c[0] for c in calls] == ["fuse", "kernel", "kernel"]
+
+
+def test_a_function_that_cannot_be_fused_says_so_once_and_runs_unfused(monkeypatch, capsys):
+    monkeypatch.delenv("DCGAN_FUSE", raising=False)
+    calls = []
+    with backend.stand_in("cupy", fusing_namespace(calls, fails=True)), backend.using("cupy"):
+        f = fused(axpy.fn)
+        for _ in range(3):
+            assert f(2.0, np.ones(2), np.zeros(2)).tolist() == [2.0, 2.0]
+    err = capsys.readouterr().err
+    assert err.count("note: CuPy could not fuse axpy (TypeError: cannot trace this)") == 1
+    assert [c[0] for c in calls] == ["fuse", "kernel"]                  # never tried again
+
+
+def test_DCGAN_FUSE_0_turns_fusion_off(monkeypatch):
+    monkeypatch.setenv("DCGAN_FUSE", "0")
+    calls = []
+    with backend.stand_in("cupy", fusing_namespace(calls)), backend.using("cupy"):
+        fused(axpy.fn)(2.0, np.ones(2), np.ones(2))
+    assert calls == []
+
+
+def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
+    from benchmarks import launches
+    for setting, expected in (("1", 1), ("0", 2)):                      # a * x + y: two operations unfused
+        monkeypatch.setenv("DCGAN_FUSE", setting)
+        launches.COUNTS.clear()
+        with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
+                launches.fused_calls_count_once():
+            x = backend.to_device(np.ones(4))
+            axpy(2.0, x, x)
+        assert launches.COUNTS["other"] == expected, setting
+
+
+def _layers_forward_backward():
+    """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm."""
+    rng = np.random.default_rng(0)
+    backend.seed(0)
+    model = nn.Sequential(nn.ConvTranspose2d(3, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Conv2d(4, 4, 4, 2, 1), nn.BatchNorm2d(4), nn.LeakyReLU(0.2), nn.Tanh(),
+                          nn.Flatten(), nn.Linear(4 * 4 * 4, 5), nn.BatchNorm1d(5), nn.Sigmoid())
+    x = backend.to_device(rng.standard_normal((6, 3, 4, 4)))
+    out = {}
+    for mode in ("train", "eval"):
+        model.train(mode == "train")
+        model.zero_grad()
+        y = model.forward(x)
+        loss, dy = nn.BCEWithLogits()(y, 0.9)
+        dx = model.backward(dy)
+        out[mode] = [backend.to_numpy(a) for a in (y, loss, dx)] + [backend.to_numpy(g) for _, g in model.named_grads()]
+    return out
+
+
+def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
+    """Where CuPy runs (a GPU): every fused kernel against the same operations one by one."""
+    usable, why = backend.available("cupy")
+    if not usable:
+        pytest.skip(why)
+    with backend.using("cupy"):
+        monkeypatch.setenv("DCGAN_FUSE", "1")
+        fused_out = _layers_forward_backward()
+        monkeypatch.setenv("DCGAN_FUSE", "0")
+        plain_out = _layers_forward_backward()
+    for mode in fused_out:
+        for a, b in zip(fused_out[mode], plain_out[mode]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_same_layers_run_here():
+    """The helper above runs on NumPy too (so the GPU test is not the first to run it)."""
+    out = _layers_forward_backward()
+    assert out["train"][0].shape == (6, 5) and np.isfinite(out["eval"][2]).all()
