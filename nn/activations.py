@@ -52,6 +52,11 @@ def leaky_relu(x, a):
 
 
 @fused
+def times_derivative(dy, d):
+    return dy * d
+
+
+@fused
 def times_tanh_derivative(dy, y):
     return dy * (1.0 - y * y)
 
@@ -77,7 +82,7 @@ class LeakyReLU(Module):
 
     def backward(self, dy):
         (d,) = self._pop()
-        return dy * d
+        return times_derivative(dy, d)
 
 
 class ReLU(LeakyReLU):

@@ -55,12 +55,16 @@ def conv_transpose2d(x, w, out_hw, stride=1, pad=0):
 
     <conv2d(a, w), b> == <a, conv_transpose2d(b, w)> for all a, b.
     """
+    return conv_transpose2d_cf(_channels_first(x), x.shape[0], w, out_hw, stride, pad)
+
+
+def conv_transpose2d_cf(x2, n, w, out_hw, stride=1, pad=0):
+    """``conv_transpose2d`` of a batch of n given as x2 = (F, h*w*N), the layout the GEMM reads
+    (for callers that already made it: each such copy is a kernel on a GPU)."""
     xp = backend.xp()
-    N = x.shape[0]
     F, C, kh, kw = w.shape
-    cols = xp.matmul(xp.matrix_transpose(xp.reshape(w, (F, C * kh * kw))),
-                     _channels_first(x))                        # (C*kh*kw, h*w*N)
-    return col2im(cols, (N, C, *out_hw), kh, kw, stride, pad)
+    cols = xp.matmul(xp.matrix_transpose(xp.reshape(w, (F, C * kh * kw))), x2)   # (C*kh*kw, h*w*N)
+    return col2im(cols, (n, C, *out_hw), kh, kw, stride, pad)
 
 
 class Conv2d(Module):
@@ -94,7 +98,7 @@ class Conv2d(Module):
             self.bias.accumulate(xp.sum(dy2, axis=1))
         if not self.needs_input_grad:
             return None
-        return conv_transpose2d(dy, self.weight.data, x_shape[2:], self.stride, self.padding)
+        return conv_transpose2d_cf(dy2, dy.shape[0], self.weight.data, x_shape[2:], self.stride, self.padding)
 
 
 class ConvTranspose2d(Module):
@@ -120,15 +124,16 @@ class ConvTranspose2d(Module):
     def forward(self, x):
         xp = backend.xp()
         out_hw = (self.output_size(x.shape[2]), self.output_size(x.shape[3]))
-        y = conv_transpose2d(x, self.weight.data, out_hw, self.stride, self.padding)
+        x2 = _channels_first(x)                                        # (Cin, h*w*N), kept for dW
+        y = conv_transpose2d_cf(x2, x.shape[0], self.weight.data, out_hw, self.stride, self.padding)
         if self.bias is not None:
             y = y + xp.reshape(self.bias.data, (1, -1, 1, 1))
-        self._save(x)
+        self._save(x2)
         return y
 
     def backward(self, dy):
         xp = backend.xp()
-        (x,) = self._pop()
+        (x2,) = self._pop()
         k, s, p = self.kernel_size, self.stride, self.padding
         dx = cols = None
         if self.needs_input_grad:
@@ -137,7 +142,7 @@ class ConvTranspose2d(Module):
         if self.weight.requires_grad:
             if cols is None:
                 cols = im2col(dy, k, k, s, p)
-            self.weight.accumulate(xp.reshape(xp.matmul(_channels_first(x), xp.matrix_transpose(cols)),
+            self.weight.accumulate(xp.reshape(xp.matmul(x2, xp.matrix_transpose(cols)),
                                               self.weight.shape))          # (Cin, Cout*k*k)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))

@@ -21,6 +21,15 @@ arrays that broadcast against each other, and Python numbers; several results
 come back as a tuple. No reductions, no reshapes, no indexing, no in-place
 updates: those stay outside, as ordinary operations.
 
+Memory order: CuPy writes a new result C-contiguous in the shape it is
+given, while NumPy keeps its inputs' memory order. The layers hand 4-D
+arrays on as NCHW views of CHWN memory (see ``im2col.py``), the order the
+GEMMs read; a C-contiguous NCHW result would cost a transposed copy before
+the next GEMM. So when every array argument has the same number of axes, a
+fused function runs on the views that make the first one's memory C-ordered
+(for CHWN memory: (C, H, W, N)), and its results come back as views in the
+caller's axis order: NumPy's behaviour, on every backend.
+
 Safety: if CuPy cannot fuse a function (a release that lacks something it
 uses), it says so once on stderr and runs that function unfused from then on:
 the same operations, more launches. ``DCGAN_FUSE=0`` turns fusion off (to
@@ -48,6 +57,17 @@ class fused:
         self.kernels = {}              # backend namespace id -> its fused kernel, or None (could not fuse)
 
     def __call__(self, *args):
+        order = memory_order(args)
+        if order is None:
+            return self.run(*args)
+        xp = backend.xp()
+        back = tuple(order.index(i) for i in range(len(order)))             # the inverse permutation
+        results = self.run(*[xp.permute_dims(a, order) if hasattr(a, "shape") else a for a in args])
+        if isinstance(results, tuple):
+            return tuple(xp.permute_dims(r, back) for r in results)
+        return xp.permute_dims(results, back)
+
+    def run(self, *args):
         kernel = self.kernel() if enabled() else None
         if kernel is None:
             return self.fn(*args)
@@ -67,3 +87,15 @@ class fused:
             fuse = getattr(xp, "fuse", None)
             self.kernels[key] = fuse(self.fn) if fuse is not None else None
         return self.kernels[key]
+
+
+def memory_order(args):
+    """The order of the first array's axes from its largest stride to its smallest (its memory order:
+    (1, 2, 3, 0) for an NCHW view of CHWN memory, padded or not), when that is not the order it has, every
+    array argument has as many axes, and the backend shows strides; else None."""
+    arrays = [a for a in args if hasattr(a, "shape")]
+    if not arrays or len({a.ndim for a in arrays}) != 1 or not hasattr(arrays[0], "strides"):
+        return None
+    first = arrays[0]
+    order = tuple(sorted(range(first.ndim), key=lambda i: (first.shape[i] == 1, -abs(first.strides[i]))))
+    return None if order == tuple(range(first.ndim)) else order

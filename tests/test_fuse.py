@@ -115,3 +115,22 @@ def test_the_same_layers_run_here():
     """The helper above runs on NumPy too (so the GPU test is not the first to run it)."""
     out = _layers_forward_backward()
     assert out["train"][0].shape == (6, 5) and np.isfinite(out["eval"][2]).all()
+
+
+def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
+    """An NCHW view of (padded) CHWN memory in, NCHW views of CHWN memory out, even where every new
+    result is C-contiguous (as on CuPy: the launch counter's namespace does that), so the next GEMM
+    needs no transposed copy."""
+    from benchmarks import launches
+    from nn.fuse import memory_order
+    chwn = np.zeros((3, 6, 6, 2), dtype=np.float32)[:, 1:5, 1:5, :]             # padded, like col2im's result
+    x = np.transpose(chwn, (3, 0, 1, 2))                                       # (N, C, H, W) view
+    assert memory_order([x, np.ones((1, 3, 1, 1))]) == (1, 2, 3, 0)
+    assert memory_order([x, 2.0]) == (1, 2, 3, 0)
+    assert memory_order([np.ones((2, 3, 4, 4))]) is None                     # already in its memory order
+    assert memory_order([x, np.ones(3)]) is None                             # mixed ranks: left alone
+    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
+            launches.fused_calls_count_once():
+        y, d = nn.activations.leaky_relu(launches.counted(x), 0.2)
+    for r in (y, d):
+        assert r.shape == x.shape and np.transpose(launches.plain(r), (1, 2, 3, 0)).flags.c_contiguous
