@@ -40,6 +40,14 @@ Usage::
     images = G_avg.forward(z)
 """
 from . import backend
+from .fuse import fused
+
+
+@fused
+def move_towards(a, w, d):
+    """a = d a + (1 - d) w, in place on a (one kernel on CuPy)."""
+    a *= d
+    a += (1.0 - d) * w
 
 
 class EMA:
@@ -62,7 +70,7 @@ class EMA:
         """a = d a + (1 - d) w for every parameter and buffer of the average, then t += 1.
 
         On one flat buffer where the backend can make views (``update_flat``: one copy to gather
-        w, three operations for the whole model), else array by array (``update_each``, the
+        w, one fused kernel for the whole model), else array by array (``update_each``, the
         readable reference). Both give the same average.
         """
         d = self.current_decay()
@@ -88,8 +96,7 @@ class EMA:
         xp = backend.xp()
         flat = self._pack()
         w = xp.concat([xp.reshape(w, (-1,)) for _, w in self._pairs()])
-        flat *= d
-        flat += (1.0 - d) * w
+        move_towards(flat, w, d)
 
     def _pack(self):
         """One flat buffer with every parameter and buffer of the average a view into it.

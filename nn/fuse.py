@@ -18,8 +18,9 @@ the operations once per argument kind and compiles them into one kernel: one
 launch, no temporaries. What a fused function may contain: arithmetic
 operators and ``xp`` ufuncs (``xp.exp``, ``xp.maximum``, ``xp.sign``, ...) on
 arrays that broadcast against each other, and Python numbers; several results
-come back as a tuple. No reductions, no reshapes, no indexing, no in-place
-updates: those stay outside, as ordinary operations.
+come back as a tuple; in-place updates (``m *= b1``) of its own temporaries or
+of an argument (Adam updates its buffers so). No reductions, no reshapes, no
+indexing: those stay outside, as ordinary operations.
 
 Memory order: CuPy writes a new result C-contiguous in the shape it is
 given, while NumPy keeps its inputs' memory order. The layers hand 4-D

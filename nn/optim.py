@@ -17,6 +17,18 @@ moments as host NumPy arrays, by parameter name, so training resumes exactly.
 import math
 
 from . import backend
+from .fuse import fused
+
+
+@fused
+def adam_update(p, m, v, g, b1, b2, step_size, sqrt_c2, eps):
+    """The update above, in place on p, m and v (one kernel on CuPy), step_size = lr / (1 - beta1^t),
+    sqrt_c2 = sqrt(1 - beta2^t)."""
+    m *= b1
+    m += (1.0 - b1) * g
+    v *= b2
+    v += (1.0 - b2) * (g * g)
+    p -= step_size * m / (backend.xp().sqrt(v) / sqrt_c2 + eps)
 
 
 class Adam:
@@ -73,7 +85,8 @@ class Adam:
     def step_flat(self, names):
         """The same update once for the whole model: every parameter, and its m and v, is a view into
         one flat buffer (``_pack``), the gradients are joined into one vector (one copy), and the
-        update is a dozen operations in total, however many parameters there are."""
+        update is one ``@fused`` function (a dozen operations on NumPy, one kernel on CuPy), however
+        many parameters there are."""
         xp = backend.xp()
         b1, b2 = self.betas
         flat = self._pack(names)
@@ -83,12 +96,7 @@ class Adam:
             self.steps[n] = t
         c1 = 1.0 - b1 ** t
         c2 = 1.0 - b2 ** t
-        m, v, p = flat["m"], flat["v"], flat["p"]
-        m *= b1
-        m += (1.0 - b1) * g
-        v *= b2
-        v += (1.0 - b2) * (g * g)
-        p -= (self.lr / c1) * m / (xp.sqrt(v) / math.sqrt(c2) + self.eps)
+        adam_update(flat["p"], flat["m"], flat["v"], g, b1, b2, self.lr / c1, math.sqrt(c2), self.eps)
 
     def _pack(self, names):
         """The flat buffers p, m, v with every parameter (and its moments) a view into them.

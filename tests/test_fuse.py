@@ -1,5 +1,6 @@
 """nn/fuse.py: ``@fused`` runs the function as written where nothing can fuse, uses the backend's ``fuse``
 where there is one, falls back loudly when that fails, and (on a real GPU) agrees with the unfused layers."""
+import copy
 import types
 
 import numpy as np
@@ -78,7 +79,8 @@ def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
 
 
 def _layers_forward_backward():
-    """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm."""
+    """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm;
+    then Adam and the weight average (both update flat buffers in place)."""
     rng = np.random.default_rng(0)
     backend.seed(0)
     model = nn.Sequential(nn.ConvTranspose2d(3, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
@@ -93,6 +95,12 @@ def _layers_forward_backward():
         loss, dy = nn.BCEWithLogits()(y, 0.9)
         dx = model.backward(dy)
         out[mode] = [backend.to_numpy(a) for a in (y, loss, dx)] + [backend.to_numpy(g) for _, g in model.named_grads()]
+    average = copy.deepcopy(model)
+    ema, opt = nn.EMA(model, average, 0.9), nn.Adam(model, lr=0.01)
+    for _ in range(3):
+        opt.step()
+        ema.update()
+    out["updated"] = [backend.to_numpy(p.data) for p in model.parameters() + average.parameters()]
     return out
 
 
@@ -115,6 +123,7 @@ def test_the_same_layers_run_here():
     """The helper above runs on NumPy too (so the GPU test is not the first to run it)."""
     out = _layers_forward_backward()
     assert out["train"][0].shape == (6, 5) and np.isfinite(out["eval"][2]).all()
+    assert len(out["updated"]) == 2 * len(out["train"]) - 6 and np.isfinite(np.concatenate([a.ravel() for a in out["updated"]])).all()
 
 
 def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
