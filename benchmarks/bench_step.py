@@ -18,6 +18,9 @@ One JSON line per case:
                                input and weight gradients) divided by the median step time
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
   fraction_of_sgemm            the ratio of the two
+  launches                     array operations one step issues, counted as CuPy launches them
+                               (benchmarks/launches.py: "total" and per part), and whether
+                               @fused functions are one kernel each ("fused": DCGAN_FUSE)
   torch_s_per_step, ratio      with --compare-torch: the same architecture and step in PyTorch,
                                same threads, float32; ratio = ours / PyTorch
 PyTorch is only ever imported here, for the comparison: nn/ and dcgan.py never use it.
@@ -32,33 +35,15 @@ from collections import defaultdict
 
 import numpy as np
 
-import dcgan
 import nn
-from gan import cli, flags
-from gan.config import Config
-from nn import backend
-
-CASES = [(32, 1, 64), (32, 1, 128), (64, 3, 64), (64, 3, 128)]     # (image size, channels, batch)
-
-
-def parse_case(text):
-    """"32x128" -> (32, 1, 128): 32x32 is the MNIST case (1 channel), 64x64 the paper's (3 channels)."""
-    size, _, batch = text.partition("x")
-    if size not in ("32", "64") or not batch.isdigit() or int(batch) < 1:
-        raise ValueError(f"{text!r} is not SIZExBATCH with SIZE 32 or 64 and BATCH at least 1")
-    return int(size), 1 if size == "32" else 3, int(batch)
-
+from benchmarks import launches
+from benchmarks.cases import CASES, make_trainer, parse_case
+from gan import cli
+from nn import backend, fuse
 
 def sync():
     if backend.name() == "cupy":
         backend.xp().cuda.Device().synchronize()
-
-
-def make_trainer(size, nc, batch, ema=False):
-    cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
-                 ema=flags.EMA_DECAY if ema else None)
-    images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
-    return dcgan.Trainer(cfg, images)
 
 
 def time_steps(trainer, steps):
@@ -166,6 +151,14 @@ def breakdown(trainer, steps, step_time):
     return {k: round(v, 5) for k, v in parts.items()}, hooked
 
 
+def count_launches(size, nc, batch):
+    """Launches of one step of this case (counted on NumPy, whatever the backend: see launches.py)."""
+    with backend.using("numpy"):
+        trainer = make_trainer(size, nc, batch)
+        trainer.step(*trainer.next_batch())
+        return launches.count_step(trainer)
+
+
 def sgemm_gflops(n=2048, repeats=5):
     xp = backend.xp()
     a, b = backend.randn((n, n)), backend.randn((n, n))
@@ -257,7 +250,8 @@ def main(argv=None):
         step_time = statistics.median(time_steps(trainer, args.steps))
         parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
         result = {"backend": args.backend, "image_size": size, "channels": nc, "batch": batch,
-                  "threads": args.threads, "s_per_step": round(step_time, 4),
+                  "threads": args.threads, "fused": fuse.enabled(), "launches": count_launches(size, nc, batch),
+                  "s_per_step": round(step_time, 4),
                   "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
                   "breakdown_step_s": round(hooked, 4),
                   "gflop_per_s": round(flops / step_time / 1e9, 1),

@@ -11,7 +11,8 @@
 #   generate.txt     dcgan.py generate from the run's checkpoint
 #   classifier.txt   examples/train_classifier.py on the GPU, then
 #   evaluate.txt     dcgan.py evaluate (FCD, coverage, confidence) -> quality.json
-#   bench*.txt       benchmarks/bench_step.py --compare-torch, CuPy's float32 GEMMs without and with TF32
+#   bench*.txt       benchmarks/bench_step.py --compare-torch, CuPy's float32 GEMMs without and with TF32,
+#                    and without fused kernels (DCGAN_FUSE=0: what nn/fuse.py saves)
 #   summary.txt      one line per step: exit code and seconds
 #
 # Settings (environment variables):
@@ -85,5 +86,7 @@ step evaluate "$PYTHON" dcgan.py evaluate --checkpoint "$OUT/run/checkpoint.npz"
 step bench env CUPY_TF32=0 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" --compare-torch ${BENCH_FLAGS:-}
 # shellcheck disable=SC2086
 step bench_tf32 env CUPY_TF32=1 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" --compare-torch ${BENCH_FLAGS:-}
+# shellcheck disable=SC2086
+step bench_unfused env CUPY_TF32=0 DCGAN_FUSE=0 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" ${BENCH_FLAGS:-}
 
 echo "results in $OUT/ (summary.txt)"

@@ -39,6 +39,7 @@ from collections import Counter
 import numpy as np
 
 import nn
+from benchmarks.cases import make_trainer, parse_case
 from nn import backend
 
 PARTS = ("im2col", "col2im", "layout", "gemm", "batchnorm", "activations", "loss", "adam", "ema", "other")
@@ -230,12 +231,10 @@ def _to_counted(model):
 
 
 def main(argv=None):
-    from benchmarks.bench_step import make_trainer
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="32x128,64x64", help="SIZExBATCH list, as in bench_step")
     parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
     args = parser.parse_args(argv)
-    from benchmarks.bench_step import parse_case
     for text in args.cases.split(","):
         size, nc, batch = parse_case(text)
         backend.use("numpy")

@@ -15,6 +15,7 @@ def test_bench_step_prints_one_json_line_per_case(capsys):
         assert key in result
     assert {"gemm", "im2col", "col2im", "batchnorm", "activations", "loss", "adam", "other"} <= set(result["breakdown_s"])
     assert result["breakdown_s"]["gemm"] > 0 and result["s_per_step"] > 0
+    assert result["fused"] is True and 0 < result["launches"]["total"] < 400     # the target at 32x128
 
 
 def test_bench_step_cases_any_batch_and_a_clear_error():

@@ -21,10 +21,11 @@ def test_gpu_check_script_runs_every_step_on_the_cpu(tiny_mnist, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = (out / "summary.txt").read_text().splitlines()
     names = [line.split()[0] for line in summary]
-    assert names == ["env", "train", "generate", "classifier", "evaluate", "bench", "bench_tf32"]
+    assert names == ["env", "train", "generate", "classifier", "evaluate", "bench", "bench_tf32", "bench_unfused"]
     failed = [line for line in summary if "rc=0 " not in line]
     assert not failed, "\n".join(failed) + "\n" + "\n".join(
         (out / f"{line.split()[0]}.txt").read_text()[-2000:] for line in failed)
     for path in ("run/checkpoint.npz", "run/losses.png", "generated/grid.png", "classifier.npz", "quality.json"):
         assert (out / path).exists(), path
     assert '"s_per_step"' in (out / "bench.txt").read_text()
+    assert '"fused": false' in (out / "bench_unfused.txt").read_text()

@@ -28,7 +28,7 @@ def test_the_counter_counts_a_known_sequence_exactly():
 
 
 def test_count_step_on_a_tiny_trainer():
-    from benchmarks.bench_step import make_trainer
+    from benchmarks.cases import make_trainer
     backend.use("numpy")
     trainer = make_trainer(32, 1, 4)
     trainer.step(*trainer.next_batch())

@@ -1,0 +1,23 @@
+"""The benchmark cases, and a Trainer for one: what bench_step.py times and launches.py counts."""
+import numpy as np
+
+import dcgan
+from gan import flags
+from gan.config import Config
+
+CASES = [(32, 1, 64), (32, 1, 128), (64, 3, 64), (64, 3, 128)]     # (image size, channels, batch)
+
+
+def parse_case(text):
+    """"32x128" -> (32, 1, 128): 32x32 is the MNIST case (1 channel), 64x64 the paper's (3 channels)."""
+    size, _, batch = text.partition("x")
+    if size not in ("32", "64") or not batch.isdigit() or int(batch) < 1:
+        raise ValueError(f"{text!r} is not SIZExBATCH with SIZE 32 or 64 and BATCH at least 1")
+    return int(size), 1 if size == "32" else 3, int(batch)
+
+
+def make_trainer(size, nc, batch, ema=False):
+    cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
+                 ema=flags.EMA_DECAY if ema else None)
+    images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
+    return dcgan.Trainer(cfg, images)
