@@ -55,7 +55,7 @@ class fused:
     def __init__(self, fn):
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.kernels = {}              # backend namespace id -> its fused kernel, or None (could not fuse)
+        self.kernels = {}              # id(namespace) -> (namespace, its fused kernel or None: cannot fuse)
 
     def __call__(self, *args):
         order = memory_order(args)
@@ -66,7 +66,7 @@ class fused:
         results = self.run(*[xp.permute_dims(a, order) if hasattr(a, "shape") else a for a in args])
         if isinstance(results, tuple):
             return tuple(xp.permute_dims(r, back) for r in results)
-        return xp.permute_dims(results, back)
+        return results if results is None else xp.permute_dims(results, back)   # None: updated in place
 
     def run(self, *args):
         kernel = self.kernel() if enabled() else None
@@ -75,7 +75,7 @@ class fused:
         try:
             return kernel(*args)
         except Exception as e:         # noqa: BLE001  any failure to trace or compile: fall back, once, loudly
-            self.kernels[id(backend.xp())] = None
+            self.kernels[id(backend.xp())] = (backend.xp(), None)
             print(f"note: CuPy could not fuse {self.fn.__name__} ({type(e).__name__}: {str(e)[:200]}); "
                   "it runs as separate kernels from now on", file=sys.stderr)
             return self.fn(*args)
@@ -83,20 +83,23 @@ class fused:
     def kernel(self):
         """The fused version of ``fn`` for the active backend, or None where there is none."""
         xp = backend.xp()
-        key = id(xp)
-        if key not in self.kernels:
+        if id(xp) not in self.kernels:                 # the namespace is kept, so its id stays its own
             fuse = getattr(xp, "fuse", None)
-            self.kernels[key] = fuse(self.fn) if fuse is not None else None
-        return self.kernels[key]
+            self.kernels[id(xp)] = (xp, fuse(self.fn) if fuse is not None else None)
+        return self.kernels[id(xp)][1]
 
 
 def memory_order(args):
     """The order of the first array's axes from its largest stride to its smallest (its memory order:
-    (1, 2, 3, 0) for an NCHW view of CHWN memory, padded or not), when that is not the order it has, every
-    array argument has as many axes, and the backend shows strides; else None."""
+    (1, 2, 3, 0) for an NCHW view of CHWN memory, padded or not; axes of length 1 go last), when that
+    differs from the order it has, every array argument has as many axes, and the backend shows
+    strides; else None."""
     arrays = [a for a in args if hasattr(a, "shape")]
     if not arrays or len({a.ndim for a in arrays}) != 1 or not hasattr(arrays[0], "strides"):
         return None
     first = arrays[0]
-    order = tuple(sorted(range(first.ndim), key=lambda i: (first.shape[i] == 1, -abs(first.strides[i]))))
-    return None if order == tuple(range(first.ndim)) else order
+    long_axes = [i for i in range(first.ndim) if first.shape[i] != 1]
+    by_stride = sorted(long_axes, key=lambda i: -abs(first.strides[i]))
+    if by_stride == long_axes:
+        return None
+    return tuple(by_stride + [i for i in range(first.ndim) if first.shape[i] == 1])

@@ -137,6 +137,8 @@ def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
     assert memory_order([x, np.ones((1, 3, 1, 1))]) == (1, 2, 3, 0)
     assert memory_order([x, 2.0]) == (1, 2, 3, 0)
     assert memory_order([np.ones((2, 3, 4, 4))]) is None                     # already in its memory order
+    assert memory_order([np.ones((1, 3, 1, 1)), 1e-5]) is None               # one long axis: nothing to reorder
+    assert memory_order([np.transpose(chwn[:, :, :1, :], (3, 0, 1, 2))]) == (1, 2, 0, 3)   # W of length 1 last
     assert memory_order([x, np.ones(3)]) is None                             # mixed ranks: left alone
     with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
             launches.fused_calls_count_once():
