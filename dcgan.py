@@ -34,10 +34,22 @@ its flags) are in gan/.
 """
 import sys
 
-if __name__ == "__main__":            # Ctrl-C while NumPy and friends load: one line, not a traceback
-    sys.excepthook = lambda kind, value, tb: (
-        print("interrupted", file=sys.stderr) if issubclass(kind, KeyboardInterrupt)
-        else sys.__excepthook__(kind, value, tb))
+
+def one_line_on_ctrl_c(kind, value, tb):
+    """sys.excepthook while NumPy and friends load: Ctrl-C is one line, not a traceback. Also when Python
+    wrapped it: a KeyboardInterrupt inside a class body's ``__set_name__`` (platform.py has one) comes
+    back as a RuntimeError caused by it."""
+    cause = value
+    while cause is not None and not isinstance(cause, KeyboardInterrupt):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        print("interrupted", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, value, tb)
+
+
+if __name__ == "__main__":
+    sys.excepthook = one_line_on_ctrl_c
 
 import csv  # noqa: E402 (after the hook above, on purpose)
 import dataclasses

@@ -218,3 +218,22 @@ def test_ctrl_c_at_any_moment_is_never_a_traceback(folder, tmp_path, delay):
         pytest.skip("the signal came while the interpreter itself started, before dcgan.py ran")
     assert "Traceback" not in err, err
     assert proc.returncode in (0, 1, 130, -signal.SIGINT), (proc.returncode, err)
+
+
+def test_ctrl_c_that_python_wrapped_is_still_one_line(capsys):
+    """Seen once in CI under load: SIGINT while platform.py built a class surfaced as "RuntimeError: Error
+    calling __set_name__ ..." (caused by the KeyboardInterrupt) and printed a traceback."""
+    import dcgan
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from e
+    except RuntimeError as wrapped:
+        dcgan.one_line_on_ctrl_c(RuntimeError, wrapped, wrapped.__traceback__)
+    assert capsys.readouterr().err == "interrupted\n"
+    try:
+        raise ValueError("a real bug")
+    except ValueError as e:
+        dcgan.one_line_on_ctrl_c(ValueError, e, e.__traceback__)
+    assert "Traceback" in capsys.readouterr().err
