@@ -89,8 +89,7 @@ class EMA:
 
     def update_each(self, d):
         for a, w in self._pairs():                   # a is the average's own array: update in place
-            a *= d
-            a += (1.0 - d) * w
+            move_towards(a, w, d)
 
     def update_flat(self, d):
         xp = backend.xp()

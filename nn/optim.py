@@ -23,7 +23,7 @@ from .fuse import fused
 @fused
 def adam_update(p, m, v, g, b1, b2, step_size, sqrt_c2, eps):
     """The update above, in place on p, m and v (one kernel on CuPy), step_size = lr / (1 - beta1^t),
-    sqrt_c2 = sqrt(1 - beta2^t)."""
+    sqrt_c2 = sqrt(1 - beta2^t): p -= lr * (m / c1) / (sqrt(v / c2) + eps) with one division by sqrt(c2)."""
     m *= b1
     m += (1.0 - b1) * g
     v *= b2
@@ -61,7 +61,8 @@ class Adam:
     fused = True                    # False: always parameter by parameter
 
     def step_each(self):
-        """The update above, for each parameter that has a gradient: about 13 array operations each."""
+        """The update above (``adam_update``), for each parameter that has a gradient: about 13 array
+        operations each, or one kernel each on CuPy."""
         xp = backend.xp()
         b1, b2 = self.betas
         for name, p in self.params.items():
@@ -74,13 +75,7 @@ class Adam:
             t = self.steps[name] = self.steps.get(name, 0) + 1
             c1 = 1.0 - b1 ** t
             c2 = 1.0 - b2 ** t
-            m, v = self.m[name], self.v[name]
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            # p -= lr * (m / c1) / (sqrt(v / c2) + eps), written with one division by sqrt(c2)
-            p.data -= (self.lr / c1) * m / (xp.sqrt(v) / math.sqrt(c2) + self.eps)
+            adam_update(p.data, self.m[name], self.v[name], g, b1, b2, self.lr / c1, math.sqrt(c2), self.eps)
 
     def step_flat(self, names):
         """The same update once for the whole model: every parameter, and its m and v, is a view into
