@@ -151,14 +151,6 @@ def breakdown(trainer, steps, step_time):
     return {k: round(v, 5) for k, v in parts.items()}, hooked
 
 
-def count_launches(size, nc, batch):
-    """Launches of one step of this case (counted on NumPy, whatever the backend: see launches.py)."""
-    with backend.using("numpy"):
-        trainer = make_trainer(size, nc, batch)
-        trainer.step(*trainer.next_batch())
-        return launches.count_step(trainer)
-
-
 def sgemm_gflops(n=2048, repeats=5):
     xp = backend.xp()
     a, b = backend.randn((n, n)), backend.randn((n, n))
@@ -250,7 +242,7 @@ def main(argv=None):
         step_time = statistics.median(time_steps(trainer, args.steps))
         parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
         result = {"backend": args.backend, "image_size": size, "channels": nc, "batch": batch,
-                  "threads": args.threads, "fused": fuse.enabled(), "launches": count_launches(size, nc, batch),
+                  "threads": args.threads, "fused": fuse.enabled(), "launches": launches.count_case(size, nc, batch),
                   "s_per_step": round(step_time, 4),
                   "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
                   "breakdown_step_s": round(hooked, 4),

@@ -221,6 +221,15 @@ def count_step(trainer):
     return result
 
 
+def count_case(size, nc, batch, ema=False):
+    """``count_step`` of a fresh NumPy trainer of this case (whatever backend is active), after one
+    step: Adam's moments exist from then on."""
+    with backend.using("numpy"):
+        trainer = make_trainer(size, nc, batch, ema=ema)
+        trainer.step(*trainer.next_batch())
+        return count_step(trainer)
+
+
 def _to_counted(model):
     for p in model.parameters():
         p.data = counted(p.data)
@@ -236,11 +245,8 @@ def main(argv=None):
     parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
     args = parser.parse_args(argv)
     for text in args.cases.split(","):
-        size, nc, batch = parse_case(text)
-        backend.use("numpy")
-        trainer = make_trainer(size, nc, batch, ema=args.ema)
-        trainer.step(*trainer.next_batch())                      # Adam's moments exist after the first step
-        print(json.dumps({"case": text, "with_ema": args.ema, **count_step(trainer)}), flush=True)
+        print(json.dumps({"case": text, "with_ema": args.ema, **count_case(*parse_case(text), ema=args.ema)}),
+              flush=True)
 
 
 if __name__ == "__main__":

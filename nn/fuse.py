@@ -9,14 +9,14 @@ costs four launches and three trips through memory. Written as a function of
 its arrays and decorated with ``@fused``, it stays exactly this Python::
 
     @fused
-    def normalise(x, mu, inv_std, gamma, beta):
+    def scale_and_shift(x, mu, inv_std, gamma, beta):
         return (x - mu) * inv_std * gamma + beta
 
 On NumPy (and any backend without ``fuse``) the function is simply called,
 one operation at a time. On CuPy it goes through ``cupy.fuse``, which traces
 the operations once per argument kind and compiles them into one kernel: one
 launch, no temporaries. What a fused function may contain: arithmetic
-operators and ``xp`` ufuncs (``xp.exp``, ``xp.maximum``, ``xp.sign``, ...) on
+operators and ``xp`` ufuncs (``xp.exp``, ``xp.maximum``, ``xp.clip``, ...) on
 arrays that broadcast against each other, and Python numbers; several results
 come back as a tuple; in-place updates (``m *= b1``) of its own temporaries or
 of an argument (Adam updates its buffers so). No reductions, no reshapes, no
