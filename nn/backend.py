@@ -11,9 +11,10 @@ imports NumPy itself, so the same layer code runs on
 
 The namespaces are used through the array API standard subset
 (``xp.matmul``, ``xp.permute_dims``, ``xp.reshape``, ``xp.sum(..., axis=...)``),
-which NumPy 2, CuPy 14.1+ and ``array_api_strict`` provide; for CuPy 13.2 to
-14.0, which have some of these functions only under older names,
-``compat.fill_gaps`` fills them in. Older CuPy is refused with one line.
+which NumPy 2, CuPy 14.1+ and ``array_api_strict`` provide; for CuPy 14.0,
+which lacks ``matrix_transpose``, ``compat.fill_gaps`` fills it in. Older CuPy
+is refused with one line: CuPy 13 computes the fused kernels in float64 (and
+13.2 to 13.3 cannot fuse most of them), see ``nn/fuse.py``.
 
 Randomness always comes from one host-side NumPy ``Generator`` (``rng()``) and
 is copied to the device with ``to_device``: the same seed draws the same
@@ -41,7 +42,7 @@ class BackendError(RuntimeError):
     """The requested backend cannot be used on this machine (one-line reason)."""
 
 
-MIN_CUPY = (13, 2)          # the oldest CuPy that imports next to NumPy 2 (see requirements-gpu.txt)
+MIN_CUPY = (14, 0)          # the oldest CuPy whose fused kernels compute in float32 (see requirements-gpu.txt)
 
 _active = {"name": "numpy", "xp": np}
 _stand_ins = {}             # backend name -> namespace, for tests (see ``stand_in``)
@@ -65,7 +66,7 @@ def _import_cupy():
     if parse_release(version) < MIN_CUPY:
         raise BackendError(
             f"CuPy {version} is too old: this project needs CuPy {MIN_CUPY[0]}.{MIN_CUPY[1]} or newer "
-            "(pip install -U -r requirements-gpu.txt)")
+            "(older releases compute its fused kernels in float64): pip install -U -r requirements-gpu.txt")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
         if n == 0:

@@ -2,33 +2,18 @@
 
 The layers speak the Python array API standard (``xp.permute_dims``,
 ``xp.matrix_transpose``, ``xp.astype``, ``xp.concat``, ...). NumPy 2 and
-CuPy 14.1+ have all of it; older CuPy releases have the same functions
-under their NumPy-1 names::
+CuPy 14.1+ have all of it; CuPy 14.0.x, the oldest release the project admits
+(``requirements-gpu.txt``: older ones compute the fused kernels in float64),
+lacks one name::
 
-    array API name           CuPy 13.x                     CuPy 14.0.x
-    permute_dims(x, axes)    transpose(x, axes)            has it
-    matrix_transpose(x)      swapaxes(x, -1, -2)           swapaxes(x, -1, -2)
-    astype(x, dtype)         x.astype(dtype)               has it
-    concat(arrays, axis)     concatenate(arrays, axis)     has it
-    pow, acos, asin, ...     power, arccos, arcsin, ...    has it
-    bool                     bool_                         has it
+    array API name           CuPy 14.0.x
+    matrix_transpose(x)      swapaxes(x, -1, -2)
 
 ``fill_gaps(xp)`` returns ``xp`` itself when nothing is missing, and
 otherwise a thin namespace that answers the missing names from this table and
 every other name from ``xp``. So the layers are written once, against the
-standard, and run unchanged on every CuPy from 13.2 on.
+standard, and run unchanged on every admitted CuPy.
 """
-
-# array API name -> the older name of the same function
-RENAMED = {
-    "permute_dims": "transpose",
-    "concat": "concatenate",
-    "pow": "power",
-    "acos": "arccos", "acosh": "arccosh", "asin": "arcsin", "asinh": "arcsinh",
-    "atan": "arctan", "atan2": "arctan2", "atanh": "arctanh",
-    "bitwise_invert": "invert", "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
-    "bool": "bool_",
-}
 
 
 def _matrix_transpose(xp):
@@ -38,15 +23,8 @@ def _matrix_transpose(xp):
     return matrix_transpose
 
 
-def _astype(xp):
-    def astype(x, dtype, /, *, copy=True):
-        """The array method under its array-API name."""
-        return x.astype(dtype, copy=copy)
-    return astype
-
-
 # array API name -> a function of the namespace that builds it from older parts
-BUILT = {"matrix_transpose": _matrix_transpose, "astype": _astype}
+BUILT = {"matrix_transpose": _matrix_transpose}
 
 
 class FilledNamespace:
@@ -67,15 +45,10 @@ class FilledNamespace:
 
 def missing_names(xp):
     """The names of the table above that ``xp`` lacks."""
-    return [n for n in (*RENAMED, *BUILT) if not hasattr(xp, n)]
+    return [n for n in BUILT if not hasattr(xp, n)]
 
 
 def fill_gaps(xp):
     """``xp`` itself if it has every name of the table, else ``xp`` with the missing ones filled in."""
-    added = {}
-    for name in missing_names(xp):
-        if name in BUILT:
-            added[name] = BUILT[name](xp)
-        elif hasattr(xp, RENAMED[name]):
-            added[name] = getattr(xp, RENAMED[name])
+    added = {name: BUILT[name](xp) for name in missing_names(xp)}
     return FilledNamespace(xp, added) if added else xp

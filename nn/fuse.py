@@ -31,6 +31,18 @@ fused function runs on the views that make the first one's memory C-ordered
 (for CHWN memory: (C, H, W, N)), and its results come back as views in the
 caller's axis order: NumPy's behaviour, on every backend.
 
+Numbers: CuPy types a Python number inside a fused kernel by rules of its
+own, which are not NumPy's and differ between releases: CuPy 14 computes an
+expression of Python numbers alone (``1.0 - d`` for a number ``d``) in
+float16. So on CuPy every Python number passed to a fused function reaches
+the kernel as a NumPy scalar of its arrays' dtype (``numpy.float32`` in
+training; ``typed_numbers``), and every operation of the kernel computes in
+float32, as NumPy computes the same lines. Numbers written inside a function
+(``1.0 - y * y``) need nothing: next to an array they take its dtype.
+``tests/test_cupy_kernels.py`` proves this for every fused function and every
+call a training step makes, on the oldest and newest CuPy the project admits,
+without a GPU: CuPy traces and generates the CUDA, NVRTC compiles it.
+
 Safety: if CuPy cannot fuse a function (a release that lacks something it
 uses), it says so once on stderr and runs that function unfused from then on:
 the same operations, more launches. ``DCGAN_FUSE=0`` turns fusion off (to
@@ -73,7 +85,7 @@ class fused:
         if kernel is None:
             return self.fn(*args)
         try:
-            return kernel(*args)
+            return kernel(*typed_numbers(args))
         except Exception as e:         # noqa: BLE001  any failure to trace or compile: fall back, once, loudly
             self.kernels[id(backend.xp())] = (backend.xp(), None)
             print(f"note: CuPy could not fuse {self.fn.__name__} ({type(e).__name__}: {str(e)[:200]}); "
@@ -103,3 +115,10 @@ def memory_order(args):
     if by_stride == long_axes:
         return None
     return tuple(by_stride + [i for i in range(first.ndim) if first.shape[i] == 1])
+
+
+def typed_numbers(args):
+    """``args`` with every Python number (int or float, not bool) made a NumPy scalar of the first
+    array's dtype: 0.1 -> numpy.float32(0.1) next to float32 arrays (see "Numbers" above)."""
+    dtype = next(a.dtype for a in args if hasattr(a, "dtype"))
+    return [dtype.type(a) if type(a) in (int, float) else a for a in args]

@@ -101,11 +101,13 @@ def _layers_forward_backward():
         opt.step()
         ema.update()
     out["updated"] = [backend.to_numpy(p.data) for p in model.parameters() + average.parameters()]
+    out["buffers"] = [backend.to_numpy(b) for m in (model, average) for _, b in m.named_buffers()]   # BatchNorm's
     return out
 
 
 def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
-    """Where CuPy runs (a GPU): every fused kernel against the same operations one by one."""
+    """Where CuPy runs (a GPU): every fused kernel against the same operations one by one, values and
+    dtypes (float32 throughout: ``assert_allclose`` alone would not notice float64)."""
     usable, why = backend.available("cupy")
     if not usable:
         pytest.skip(why)
@@ -116,6 +118,7 @@ def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
         plain_out = _layers_forward_backward()
     for mode in fused_out:
         for a, b in zip(fused_out[mode], plain_out[mode]):
+            assert a.dtype == b.dtype == np.float32, (mode, a.dtype, b.dtype)
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -123,6 +126,7 @@ def test_the_same_layers_run_here():
     """The helper above runs on NumPy too (so the GPU test is not the first to run it)."""
     out = _layers_forward_backward()
     assert out["train"][0].shape == (6, 5) and np.isfinite(out["eval"][2]).all()
+    assert {a.dtype for arrays in out.values() for a in arrays} == {np.dtype(np.float32)}
     assert len(out["updated"]) == 2 * len(out["train"]) - 6 and np.isfinite(np.concatenate([a.ravel() for a in out["updated"]])).all()
 
 
