@@ -6,7 +6,9 @@
 # Steps (each logged to its own file; a failing step is recorded and the script goes on):
 #   env.txt          GPU, driver, CUDA runtime, CuPy, NumPy, PyTorch versions
 #   pytest.txt       the whole test suite; with a usable GPU every layer test also runs on CuPy,
-#                    float64 gradient checks included
+#                    float64 gradient checks included, and fused kernels are compared with unfused (dtypes too)
+#   kernels.txt      tests/test_cupy_kernels.py with this machine's CuPy: every fused kernel traced,
+#                    compiled for sm_75/80/90, float32 throughout (what CI proves without a GPU)
 #   train.txt, run/  dcgan.py --backend cupy, $EPOCHS epochs of Fashion-MNIST: s/epoch, grid, losses.png
 #   generate.txt     dcgan.py generate from the run's checkpoint
 #   classifier.txt   examples/train_classifier.py on the GPU, then
@@ -68,6 +70,9 @@ except ImportError:
 
 if [ "${PYTEST:-1}" = "1" ]; then
     step pytest "$PYTHON" -m pytest -q
+    # CI's check of every fused kernel (traced by CuPy, compiled by NVRTC, float32), with the CuPy installed here
+    cupy_site="$("$PYTHON" -c 'import os, cupy; print(os.path.dirname(os.path.dirname(cupy.__file__)))')"
+    step kernels env DCGAN_CUPY_DIRS="$cupy_site" "$PYTHON" -m pytest -q tests/test_cupy_kernels.py
 fi
 
 data=(--dataset fashion-mnist --data-dir "$DATA_DIR")

@@ -26,7 +26,7 @@ import nn
 from nn import backend
 from nn.fuse import fused
 from tests import cupy_standin
-from tests.test_fuse import _layers_forward_backward
+from tests.test_fuse import every_fused_layer_forward_backward
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = [f for f in os.environ.get(cupy_standin.ENV, "").split(os.pathsep) if f]
@@ -93,7 +93,7 @@ def training_steps():
         for _ in range(2):
             trainer.step(*trainer.next_batch())
         trainer.grid_images()
-    _layers_forward_backward()
+    every_fused_layer_forward_backward()
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_fused_results_have_their_inputs_dtype_on_the_cpu(name, monkeypatch):
     watch_fused_calls(monkeypatch, check)
     with backend.using(name):
         backend.seed(0)
-        _layers_forward_backward()
+        every_fused_layer_forward_backward()
     if name == "numpy":
         training_steps()
     assert wrong == []

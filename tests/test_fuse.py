@@ -78,7 +78,7 @@ def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
         assert launches.COUNTS["other"] == expected, setting
 
 
-def _layers_forward_backward():
+def every_fused_layer_forward_backward():
     """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm;
     then Adam and the weight average (both update flat buffers in place)."""
     rng = np.random.default_rng(0)
@@ -113,9 +113,9 @@ def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
         pytest.skip(why)
     with backend.using("cupy"):
         monkeypatch.setenv("DCGAN_FUSE", "1")
-        fused_out = _layers_forward_backward()
+        fused_out = every_fused_layer_forward_backward()
         monkeypatch.setenv("DCGAN_FUSE", "0")
-        plain_out = _layers_forward_backward()
+        plain_out = every_fused_layer_forward_backward()
     for mode in fused_out:
         for a, b in zip(fused_out[mode], plain_out[mode]):
             assert a.dtype == b.dtype == np.float32, (mode, a.dtype, b.dtype)
@@ -124,7 +124,7 @@ def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
 
 def test_the_same_layers_run_here():
     """The helper above runs on NumPy too (so the GPU test is not the first to run it)."""
-    out = _layers_forward_backward()
+    out = every_fused_layer_forward_backward()
     assert out["train"][0].shape == (6, 5) and np.isfinite(out["eval"][2]).all()
     assert {a.dtype for arrays in out.values() for a in arrays} == {np.dtype(np.float32)}
     assert len(out["updated"]) == 2 * len(out["train"]) - 6 and np.isfinite(np.concatenate([a.ravel() for a in out["updated"]])).all()

@@ -33,3 +33,30 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "backend: numpy" in text and "caught: True" in text and "equal: True" in text
     assert "largest weight difference after the step: 0.0e+00" in text
     assert "exit code 0" in text
+
+
+def test_a_hosted_notebook_upgrades_a_cupy_older_than_admitted(monkeypatch):
+    """The set-up cell's upgrade_preinstalled_cupy (it runs only in a hosted notebook, so the run above
+    never reaches it): CuPy 13.x is upgraded within its CUDA wheel, 14.x is left alone."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    from nn import backend
+    with open(NOTEBOOK) as f:
+        setup = "".join(json.load(f)["cells"][2]["source"])
+    start = setup.index("def upgrade_preinstalled_cupy")
+    definition = setup[start:setup.index("\nif hosted:", start)]
+    for installed, expected in (("13.3.0", [sys.executable, "-m", "pip", "install", "-q", "-U", "cupy-cuda12x>=14.0"]),
+                                ("14.2.0", None)):
+        def version(wheel):
+            if wheel == "cupy-cuda12x":
+                return installed
+            raise metadata.PackageNotFoundError(wheel)
+        ran = []
+        monkeypatch.setattr(metadata, "version", version)
+        monkeypatch.setattr(subprocess, "run", lambda command, **kw: ran.append(command))
+        namespace = {"backend": backend, "subprocess": subprocess, "sys": sys}
+        exec(definition, namespace)
+        namespace["upgrade_preinstalled_cupy"]()
+        assert ran == ([expected] if expected else []), installed
