@@ -8,6 +8,7 @@ by $DCGAN_CUPY_DIRS (``.ci/run`` installs the oldest supported and the newest
 release; see ``cupy_standin.py``).
 """
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -20,6 +21,28 @@ _active_label = ["numpy"]
 
 CUPY_RELEASES = {f"cupy-{r['version']}-names": r for r in cupy_standin.installed_releases()}
 STAND_INS = CUPY_RELEASES or {"cupy-names": None}       # one skipped placeholder when no wheel is named
+
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def checkout_files():
+    """Every path in the checkout but .git and __pycache__ folders."""
+    found = set()
+    for folder, dirs, files in os.walk(CHECKOUT):
+        dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
+        found.update(os.path.join(folder, name) for name in dirs + files)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_written_into_the_checkout():
+    """Tests write only into temporary folders: a test that leaves a new file or folder in the checkout
+    (a run folder, a lock, a sample grid) fails, naming it."""
+    before = checkout_files()
+    yield
+    new = sorted(os.path.relpath(p, CHECKOUT) for p in checkout_files() - before)
+    assert not new, f"this test wrote into the checkout: {new[:5]}"
 
 
 @pytest.fixture(params=[*backend.BACKENDS, *STAND_INS])

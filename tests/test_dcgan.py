@@ -209,7 +209,8 @@ def test_generate_on_array_api_strict_matches_numpy(trained_run, tmp_path):
 # ---------------------------------------------------------------------------- error paths
 
 def test_missing_mnist_files_offline(tmp_path, capsys):
-    assert dcgan.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress"]) == 1
+    assert dcgan.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run"),
+                       "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "train-images-idx3-ubyte" in err and len(err.strip().splitlines()) == 1
 

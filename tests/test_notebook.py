@@ -24,6 +24,7 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("DCGAN_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("DCGAN_DATA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DCGAN_NOTEBOOK_RUNS", str(tmp_path / "runs"))      # never the checkout's runs/
     nb = nbformat.read(NOTEBOOK, as_version=4)
     started = time.perf_counter()
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
