@@ -39,7 +39,6 @@ Usage::
     ... after every optimiser step on G:  ema.update()
     images = G_avg.forward(z)
 """
-from . import backend
 from .fuse import fused
 
 
@@ -64,65 +63,19 @@ class EMA:
         """d_t = min(decay, (1 + t) / (10 + t))."""
         return min(self.decay, (1.0 + self.t) / (10.0 + self.t))
 
-    fused = True                                     # False: always array by array (``update_each``)
-
     def update(self):
-        """a = d a + (1 - d) w for every parameter and buffer of the average, then t += 1.
-
-        On one flat buffer where the backend can make views (``update_flat``: one copy to gather
-        w, one fused kernel for the whole model), else array by array (``update_each``, the
-        readable reference). Both give the same average.
-        """
+        """a = d a + (1 - d) w for every parameter and buffer of the average, in place, then t += 1."""
         d = self.current_decay()
-        if self.fused:
-            self.update_flat(d)
-        else:
-            self.update_each(d)
+        for a, w in self.pairs():
+            move_towards(a, w, d)
         self.t += 1
 
-    def _pairs(self):
+    def pairs(self):
         """(the average's array, the model's array of the same name), parameters then buffers."""
         weights = dict(self.model.named_parameters())
         buffers = dict(self.model.named_buffers())
         pairs = [(a.data, weights[name].data) for name, a in self.average.named_parameters()]
         return pairs + [(a, buffers[name]) for name, a in self.average.named_buffers()]
-
-    def update_each(self, d):
-        for a, w in self._pairs():                   # a is the average's own array: update in place
-            move_towards(a, w, d)
-
-    def update_flat(self, d):
-        xp = backend.xp()
-        flat = self._pack()
-        w = xp.concat([xp.reshape(w, (-1,)) for _, w in self._pairs()])
-        move_towards(flat, w, d)
-
-    def _pack(self):
-        """One flat buffer with every parameter and buffer of the average a view into it.
-
-        Made on the first update and again whenever an array was replaced (``load_state_dict`` of
-        the average does): identity tells. Only the average's arrays are re-pointed; the model's
-        are read, never touched.
-        """
-        views = [a for a, _ in self._pairs()]
-        packed = getattr(self, "_packed", None)
-        if packed is not None and len(packed[1]) == len(views) and all(a is b for a, b in zip(views, packed[1])):
-            return packed[0]
-        xp = backend.xp()
-        flat = xp.concat([xp.reshape(a, (-1,)) for a in views])
-        new_views, offset = [], 0
-        for (name, p), a in zip(self.average.named_parameters(), views):
-            p.data = xp.reshape(flat[offset:offset + a.size], a.shape)
-            new_views.append(p.data)
-            offset += a.size
-        for module in self.average.modules():
-            for name in module.buffers:
-                a = getattr(module, name)
-                setattr(module, name, xp.reshape(flat[offset:offset + a.size], a.shape))
-                new_views.append(getattr(module, name))
-                offset += a.size
-        self._packed = flat, new_views
-        return flat
 
     def state_dict(self):
         """The update count and the decay; the averaged weights are ``average.state_dict()``."""

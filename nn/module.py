@@ -203,7 +203,7 @@ class Module:
                 raise ValueError(f"state dict entry {n!r} has shape {tuple(np.shape(state[n]))}, "
                                  f"the model expects {shape}")
         for n, p in params.items():
-            p.data = backend.to_device(state[n], p.data.dtype)
+            p.data[...] = backend.to_device(state[n], p.data.dtype)     # in place: p.data stays the same array
             p.grad = None
         for n, b in buffers.items():
             self._set_buffer(n, backend.to_device(state[n], b.dtype))

@@ -48,22 +48,11 @@ class Adam:
             p.grad = None
 
     def step(self):
-        """One Adam update: on one flat buffer for the whole model when it can (``step_flat``), else
-        parameter by parameter (``step_each``, the readable reference). Both give the same weights."""
-        self.t += 1
-        names = list(self.params)
-        counts = {self.steps.get(n, 0) for n in names}
-        if self.fused and all(self.params[n].grad is not None for n in names) and len(counts) == 1:
-            self.step_flat(names)
-        else:
-            self.step_each()
-
-    fused = True                    # False: always parameter by parameter
-
-    def step_each(self):
-        """The update above (``adam_update``), for each parameter that has a gradient: about 13 array
-        operations each, or one kernel each on CuPy."""
+        """One Adam update of every parameter that has a gradient, in place: ``p.data`` stays the same
+        array for the life of the model. Each update is ``adam_update``: about 13 array operations
+        on NumPy, one kernel on CuPy."""
         xp = backend.xp()
+        self.t += 1
         b1, b2 = self.betas
         for name, p in self.params.items():
             g = p.grad
@@ -77,50 +66,6 @@ class Adam:
             c2 = 1.0 - b2 ** t
             adam_update(p.data, self.m[name], self.v[name], g, b1, b2, self.lr / c1, math.sqrt(c2), self.eps)
 
-    def step_flat(self, names):
-        """The same update once for the whole model: every parameter, and its m and v, is a view into
-        one flat buffer (``_pack``), the gradients are joined into one vector (one copy), and the
-        update is one ``@fused`` function (a dozen operations on NumPy, one kernel on CuPy), however
-        many parameters there are."""
-        xp = backend.xp()
-        b1, b2 = self.betas
-        flat = self._pack(names)
-        g = xp.concat([xp.reshape(self.params[n].grad, (-1,)) for n in names])
-        t = self.steps.get(names[0], 0) + 1
-        for n in names:
-            self.steps[n] = t
-        c1 = 1.0 - b1 ** t
-        c2 = 1.0 - b2 ** t
-        adam_update(flat["p"], flat["m"], flat["v"], g, b1, b2, self.lr / c1, math.sqrt(c2), self.eps)
-
-    def _pack(self, names):
-        """The flat buffers p, m, v with every parameter (and its moments) a view into them.
-
-        Made on the first flat step, and again whenever something replaced a parameter's array
-        or a moment (``load_state_dict`` of the model or of the optimizer does): identity tells.
-        """
-        flat = getattr(self, "_flat", None)
-        if flat is not None and flat["names"] == names and all(
-                self.params[n].data is flat["views"][n][0] and self.m.get(n) is flat["views"][n][1]
-                and self.v.get(n) is flat["views"][n][2] for n in names):
-            return flat
-        xp = backend.xp()
-        params = [self.params[n].data for n in names]
-        moments = {key: [store[n] if n in store else xp.zeros_like(d) for n, d in zip(names, params)]
-                   for key, store in (("m", self.m), ("v", self.v))}
-        flat = {"names": names, "views": {}}
-        for key, arrays in (("p", params), ("m", moments["m"]), ("v", moments["v"])):
-            flat[key] = xp.concat([xp.reshape(a, (-1,)) for a in arrays])
-        offset = 0
-        for n, d in zip(names, params):
-            size, shape = math.prod(d.shape), d.shape
-            pv, mv, vv = (xp.reshape(flat[key][offset:offset + size], shape) for key in ("p", "m", "v"))
-            self.params[n].data, self.m[n], self.v[n] = pv, mv, vv
-            flat["views"][n] = (pv, mv, vv)
-            offset += size
-        self._flat = flat
-        return flat
-
     def state_dict(self):
         state = {"t": self.t, "lr": self.lr, "betas": self.betas, "eps": self.eps}
         for name in self.m:
@@ -130,8 +75,12 @@ class Adam:
         return state
 
     def load_state_dict(self, state):
-        """Restore ``state_dict()``; one written before per-parameter counts gives every moment "t"."""
+        """Restore ``state_dict()``: the settings, the counts and the moments. One written before
+        per-parameter counts gives every moment "t"; one without settings keeps this optimizer's."""
         self.t = int(state["t"])
+        self.lr = float(state.get("lr", self.lr))
+        self.betas = tuple(float(b) for b in state.get("betas", self.betas))
+        self.eps = float(state.get("eps", self.eps))
         self.m, self.v, self.steps = {}, {}, {}
         for name, p in self.params.items():
             if "m." + name in state:

@@ -80,7 +80,7 @@ def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
 
 def every_fused_layer_forward_backward():
     """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm;
-    then Adam and the weight average (both update flat buffers in place)."""
+    then Adam and the weight average (both update in place)."""
     rng = np.random.default_rng(0)
     backend.seed(0)
     model = nn.Sequential(nn.ConvTranspose2d(3, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
