@@ -16,9 +16,9 @@ convolution, need.
 Both loop over the kh*kw kernel positions only, never over pixels: for
 kernel offset (i, j), the values it sees at every output pixel form one
 strided slice of the padded input, ``xpad[:, :, i : i + s*OH : s, j : j + s*OW : s]``.
-(On NumPy and CuPy all kh*kw slices are also one strided view, so im2col is
-a single copy: ``im2col_strided``; and col2im adds s*s offsets at once,
-``col2im_by_phases``; both tested equal to the loops.)
+(On NumPy and CuPy all kh*kw slices are also one view, the sliding windows of
+the image, so im2col is a single copy: ``im2col_by_windows``; and col2im adds
+s*s offsets at once, ``col2im_by_phases``; both tested equal to the loops.)
 
 Layout: the columns are indexed (c, i, j) x (oh, ow, n), and the image is
 handled as (C, H, W, N), batch innermost. Each kernel position then copies
@@ -44,15 +44,15 @@ def im2col(x, kh, kw, stride=1, pad=0):
     top-left corner sits at (oh*stride - pad, ow*stride - pad); outside the
     image the value is 0 (zero padding).
 
-    Where the backend can describe a strided view (NumPy, CuPy), every kernel
+    Where the backend has views of sliding windows (NumPy, CuPy), every kernel
     offset at once is one view of the padded image and the columns are one
-    copy of it (``im2col_strided``); elsewhere the readable loop over kernel
+    copy of it (``im2col_by_windows``); elsewhere the readable loop over kernel
     offsets (``im2col_by_offsets``) does it. Both give the same columns.
     """
     xpad = padded_chwn(x, pad)                                           # (C, H + 2p, W + 2p, N)
-    as_strided = strided_view_maker(backend.xp())
-    if as_strided is not None and hasattr(xpad, "strides"):
-        return im2col_strided(xpad, kh, kw, stride, as_strided)
+    windows = sliding_windows(backend.xp())
+    if windows is not None:
+        return im2col_by_windows(xpad, kh, kw, stride, windows)
     return im2col_by_offsets(xpad, kh, kw, stride)
 
 
@@ -68,9 +68,10 @@ def padded_chwn(x, pad):
     return xpad
 
 
-def strided_view_maker(xp):
-    """``xp.lib.stride_tricks.as_strided`` where the backend has it (NumPy, CuPy), else None."""
-    return getattr(getattr(getattr(xp, "lib", None), "stride_tricks", None), "as_strided", None)
+def sliding_windows(xp):
+    """``xp.lib.stride_tricks.sliding_window_view`` where the backend has it (NumPy, CuPy: backends
+    whose slices and reshapes are views that write through), else None."""
+    return getattr(getattr(getattr(xp, "lib", None), "stride_tricks", None), "sliding_window_view", None)
 
 
 def im2col_by_offsets(xpad, kh, kw, stride):
@@ -87,16 +88,15 @@ def im2col_by_offsets(xpad, kh, kw, stride):
     return xp.reshape(cols, (C * kh * kw, OH * OW * N))
 
 
-def im2col_strided(xpad, kh, kw, stride, as_strided):
-    """The same columns as one copy: element (c, i, j, oh, ow, n) of the view is
-    xpad[c, i + stride*oh, j + stride*ow, n], so its strides are those of xpad with
-    the row and column strides repeated (times ``stride``) for oh and ow."""
+def im2col_by_windows(xpad, kh, kw, stride, sliding_window_view):
+    """The same columns as one copy: the kh x kw windows at every position of the padded image are
+    one view, the kernel visits every stride-th of them, and with the kernel axes first the view
+    reshapes into the columns."""
     xp = backend.xp()
-    C, Hp, Wp, N = xpad.shape
-    OH, OW = conv_output_size(Hp, kh, stride, 0), conv_output_size(Wp, kw, stride, 0)
-    sc, sh, sw, sn = xpad.strides                                   # in bytes, on NumPy and CuPy
-    windows = as_strided(xpad, (C, kh, kw, OH, OW, N), (sc, sh, sw, sh * stride, sw * stride, sn))
-    return xp.reshape(windows, (C * kh * kw, OH * OW * N))           # the one copy
+    windows = sliding_window_view(xpad, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]   # (C, OH, OW, N, kh, kw)
+    C, OH, OW, N = windows.shape[:4]
+    cols = xp.permute_dims(windows, (0, 4, 5, 1, 2, 3))                                # (C, kh, kw, OH, OW, N)
+    return xp.reshape(cols, (C * kh * kw, OH * OW * N))                                # the one copy
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -105,7 +105,7 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
     The exact adjoint of ``im2col``: <im2col(x), cols> == <x, col2im(cols)>
     for every x and cols. Values that fall on the zero padding are dropped.
 
-    Where the backend has strided views and the stride divides the kernel (DCGAN's
+    Where the backend has views and the stride divides the kernel and the padded image (DCGAN's
     (4, 2, 1) layers), the kh*kw window adds become (kh/s)*(kw/s) adds
     (``col2im_by_phases``: 4 instead of 16); elsewhere the readable loop over
     kernel offsets (``col2im_by_offsets``) does it. Both give the same image.
@@ -119,9 +119,8 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
         return xp.permute_dims(xp.reshape(cols, (C, H, W, N)), (3, 0, 1, 2))
     cols = xp.reshape(cols, (C, kh, kw, OH, OW, N))
     xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
-    as_strided = strided_view_maker(xp)
-    if as_strided is not None and hasattr(xpad, "strides") and kh % stride == 0 and kw % stride == 0:
-        col2im_by_phases(cols, xpad, stride, as_strided)
+    if sliding_windows(xp) is not None and all(n % stride == 0 for n in (kh, kw, *xpad.shape[1:3])):
+        col2im_by_phases(cols, xpad, stride)
     else:
         col2im_by_offsets(cols, xpad, stride)
     x = xpad[:, pad:pad + H, pad:pad + W, :]                         # (C, H, W, N)
@@ -140,8 +139,8 @@ def col2im_by_offsets(cols, xpad, stride):
             window += cols[:, i, j, :, :, :]                           # adds in place: one kernel, no write-back
 
 
-def col2im_by_phases(cols, xpad, s, as_strided):
-    """The same sum in (kh/s)*(kw/s) adds, when the stride s divides the kernel.
+def col2im_by_phases(cols, xpad, s):
+    """The same sum in (kh/s)*(kw/s) adds, when the stride s divides the kernel and the padded image.
 
     Write the kernel offset as i = s*q + r (0 <= r < s) and the padded row as
     s*M + r: offset i at output row oh lands on row i + s*oh = s*(q + oh) + r.
@@ -152,9 +151,8 @@ def col2im_by_phases(cols, xpad, s, as_strided):
     xp = backend.xp()
     C, kh, kw, OH, OW, N = cols.shape
     qh, qw = kh // s, kw // s
-    sc, sh, sw, sn = xpad.strides                                   # in bytes, on NumPy and CuPy
-    # (C, M, r, M', r', N), padded row s*M + r; rows past s*(OH - 1 + qh) are never written
-    phases = as_strided(xpad, (C, OH - 1 + qh, s, OW - 1 + qw, s, N), (sc, s * sh, sh, s * sw, sw, sn))
+    _, Hp, Wp, _ = xpad.shape
+    phases = xp.reshape(xpad, (C, Hp // s, s, Wp // s, s, N))        # padded row s*M + r: a view of xpad
     for q in range(qh):
         for q2 in range(qw):
             block = cols[:, q * s:(q + 1) * s, q2 * s:(q2 + 1) * s, :, :, :]   # (C, r, r', OH, OW, N)
