@@ -28,20 +28,14 @@ Since gamma is constant per channel, with k = gamma / sqrt(var + eps)::
     dx = k * (dy - dbeta / m - xhat * dgamma / m)
 
 so the two reductions the parameter gradients need are all the backward
-needs, and then one element-wise pass (with c = k / m per channel)::
+needs, and then one element-wise pass. In eval mode mu and var are
+constants, so dx = k * dy.
 
-    dx = k * dy - xhat * (c * dgamma) - c * dbeta
-
-In eval mode mu and var are constants, so dx = k * dy.
-
-Kernels: every element-wise chain above is one ``@fused`` function (one GPU
-kernel on CuPy, the same operations one by one on NumPy), so a training-mode
-forward is 6 launches (two means, x - mu with its squares, 1 / sqrt(var + eps),
-the running statistics, the normalisation) and a backward 5 (two sums, the
-product one needs and its scaling by 1 / sqrt(var + eps), dx). xhat itself is
-never stored: the forward keeps x - mu and 1 / sqrt(var + eps), since
-y = (x - mu) * (gamma / sqrt(var + eps)) + beta is one pass fewer than
-normalising first, and the backward needs xhat only inside dgamma and dx.
+How it runs: each element-wise chain above is one ``@fused`` function (one
+kernel on CuPy, the same lines one by one on NumPy). xhat is never stored:
+the forward keeps x - mu and 1 / sqrt(var + eps), and
+y = (x - mu) * (gamma / sqrt(var + eps)) + beta is one pass over x fewer
+than normalising first.
 """
 from contextlib import contextmanager
 
@@ -71,22 +65,17 @@ def moving_averages(running_mean, running_var, mu, var, momentum, unbias):
 
 @fused
 def normalise(xc, inv_std, gamma, beta):
-    """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), in one pass over x - mu."""
-    y = xc * (gamma * inv_std)
-    y += beta                                         # in place, on our own temporary
-    return y
+    """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), xc = x - mu."""
+    return xc * (gamma * inv_std) + beta
 
 
 @fused
-def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, inv_m):
-    """dx = k * dy - xhat * (c * dgamma) - c * dbeta, with k = gamma / sqrt(var + eps), c = k / m
-    and xhat = (x - mu) / sqrt(var + eps)."""
+def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, m):
+    """dx = k * (dy - dbeta / m - xhat * dgamma / m), with k = gamma / sqrt(var + eps),
+    xhat = (x - mu) / sqrt(var + eps), xc = x - mu, m values per channel."""
     k = gamma * inv_std
-    c = k * inv_m
-    dx = k * dy
-    dx -= xc * (c * inv_std * dgamma)                 # in place, on our own temporary
-    dx -= c * dbeta
-    return dx
+    xhat = xc * inv_std
+    return k * (dy - dbeta / m - xhat * (dgamma / m))
 
 
 class BatchNorm(Module):
@@ -144,7 +133,7 @@ class BatchNorm(Module):
         gamma = self._per_channel(self.weight.data, dy.ndim)
         if not training:
             return dy * (gamma * inv_std)
-        return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.shape[1] / dy.size)
+        return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.size / dy.shape[1])
 
 
 class BatchNorm2d(BatchNorm):
