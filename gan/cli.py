@@ -2,12 +2,11 @@
 
 ``run_command(command, args)`` is how dcgan.py and the examples run: a
 user error (``USER_ERRORS``) becomes one line ``error: ...`` and exit code
-1; any other exception is a bug, and is still one line (with the exception's
-type) unless ``DCGAN_TRACEBACK=1`` asks for the traceback.
+1; any other exception is a bug (in the project, or in a layer you are
+editing): its traceback, then one line saying so, and exit code 1.
 """
 import argparse
 import math
-import os
 import sys
 import traceback
 
@@ -31,12 +30,10 @@ def run_command(command, args):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:                       # a bug: still one line, unless asked for the traceback
-        if os.environ.get("DCGAN_TRACEBACK") == "1":
-            traceback.print_exc()
-        else:
-            print(f"error: internal error, {type(e).__name__}: {e} "
-                  "(please report it; DCGAN_TRACEBACK=1 shows where it happened)", file=sys.stderr)
+    except Exception as e:                       # a bug: where it happened, then what it is
+        traceback.print_exc()
+        print(f"error: a bug, not bad input ({type(e).__name__}): the traceback above shows where; "
+              "if it is not in code you changed, please report it with that traceback", file=sys.stderr)
         return 1
     return 0
 
