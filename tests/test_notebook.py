@@ -19,21 +19,39 @@ def test_notebook_is_committed_without_outputs():
     assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
 
 
-def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+def run_notebook(tmp_path, monkeypatch, **settings):
+    """The notebook top to bottom in QUICK mode, writing only under tmp_path; all its printed text."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("DCGAN_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("DCGAN_DATA_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DCGAN_NOTEBOOK_RUNS", str(tmp_path / "runs"))      # never the checkout's runs/
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     started = time.perf_counter()
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": os.path.join(ROOT, "examples")}}).execute()
     print(f"notebook ran in {time.perf_counter() - started:.1f} s")
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    """Quick mode, nothing set: the tiny stand-in data its text describes, nothing downloaded."""
+    text = run_notebook(tmp_path, monkeypatch)
     assert "backend: numpy" in text and "caught: True" in text and "equal: True" in text
     assert "largest weight difference after the step: 0.0e+00" in text
+    assert "training on mnist from " in text and "tiny-mnist-" in text
     assert "exit code 0" in text
+    assert not os.path.exists(tmp_path / "cache")                         # nothing was downloaded
+    assert "--data-dir" in text.split("no classifier at hand")[1]         # the suggested command needs no download
+
+
+def test_notebook_trains_on_the_data_folder_it_is_given(tmp_path, monkeypatch, tiny_mnist):
+    """DATA_DIR at the top (here through DCGAN_NOTEBOOK_DATA): an offline run on a local folder."""
+    text = run_notebook(tmp_path, monkeypatch, DCGAN_NOTEBOOK_DATA=tiny_mnist, DCGAN_NOTEBOOK_DATASET="mnist")
+    assert f"training on mnist from {tiny_mnist}" in text and "exit code 0" in text
+    assert os.path.exists(tmp_path / "runs" / "notebook" / "checkpoint.npz")
 
 
 def test_a_hosted_notebook_upgrades_a_cupy_older_than_admitted(monkeypatch):
