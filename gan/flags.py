@@ -10,8 +10,8 @@ import os
 
 import datasets
 
-from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, positive_float,
-                  positive_int, seed_int)
+from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, path_text,
+                  positive_float, positive_int, seed_int)
 from .config import Config, absolute
 from .models import IMAGE_SIZES
 
@@ -29,7 +29,7 @@ def train_parser():
     add_backend_flag(p)
     p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
                    help="training data; mnist and fashion-mnist download (MD5-checked) unless --data-dir is given")
-    p.add_argument("--data-dir", default=None,
+    p.add_argument("--data-dir", default=None, type=path_text,
                    help="read the dataset's files from this folder and download nothing "
                         "(for folder: the folder of PNG/JPEG images)")
     p.add_argument("--strict-data", action="store_true",
@@ -45,11 +45,11 @@ def train_parser():
     p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES,
                    help="32 (default for mnist, fashion-mnist, cifar10: 28x28 is padded to 32x32) "
                         "or 64 (the paper's; default for folder)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<dataset>)")
+    p.add_argument("--out", default=None, type=path_text, help="run folder (default runs/<dataset>)")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in --out even though it holds one (its checkpoint, metrics and grids are replaced)")
-    p.add_argument("--resume", metavar="OUT", default=None,
+    p.add_argument("--resume", metavar="OUT", default=None, type=path_text,
                    help="continue the run in folder OUT from its checkpoint.npz (model, optimiser, data "
                         "position, RNG); architecture and optimiser settings come from the checkpoint")
     p.add_argument("--max-steps", type=positive_int, default=None,
@@ -78,7 +78,7 @@ def train_parser():
                                "Training itself is unchanged (the paper's)")
     variants.add_argument("--no-ema", dest="ema", action="store_const", const=None,
                           help="no averaged generator: grids and samples from G's own weights")
-    p.add_argument("--classifier", default=None,
+    p.add_argument("--classifier", default=None, type=path_text,
                    help="a classifier .npz from examples/train_classifier.py, for --eval-every")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="every K epochs, score --eval-n samples with --classifier (Frechet classifier "
