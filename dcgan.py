@@ -388,13 +388,30 @@ def load_training_data(cfg):
 def fit_to_data(cfg, images, labels):
     """The Config with what only the data can say filled in: channels, and classes for a conditional model."""
     nc = cfg.nc if cfg.nc is not None else int(images.shape[1])
-    n_classes = cfg.n_classes or (int(labels.max()) + 1 if cfg.conditional else 0)
+    n_classes = conditional_classes(labels, cfg.n_classes) if cfg.conditional else cfg.n_classes
     if images.shape[1] != nc:
         raise TrainingError(f"the data has {images.shape[1]} channels, the checkpoint's model {nc}")
     if len(images) < cfg.batch_size:
         raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg.batch_size}: "
                             f"pass a smaller --batch-size (at most {len(images)}) or add images")
     return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
+
+
+def conditional_classes(labels, saved=0):
+    """How many classes a conditional model has: the checkpoint's (``saved``), or one per label value from 0 to
+    the largest, each of which must have images (one stray label of 99 would build a 100-class model)."""
+    n = int(labels.max()) + 1
+    if saved and n > saved:
+        raise TrainingError(f"--conditional: the data has label {n - 1}, the checkpoint's model knows classes "
+                            f"0..{saved - 1}: resume with the data it was trained on")
+    if saved:
+        return saved
+    empty = np.flatnonzero(np.bincount(labels, minlength=n) == 0)
+    if empty.size:
+        raise TrainingError(f"--conditional: the labels run up to {n - 1}, but {empty.size} of the classes 0..{n - 1} "
+                            f"have no images ({name_some([str(k) for k in empty])}): a conditional model needs images "
+                            "of every class; check the data's labels")
+    return n
 
 
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):

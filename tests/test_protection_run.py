@@ -14,6 +14,7 @@ import pytest
 
 import dcgan
 from gan.models import first_weighted_layer
+from datasets import write_idx
 
 from tests.conftest import TINY_FLAGS as TINY, train_tiny as train
 
@@ -196,6 +197,21 @@ def test_15_resuming_a_checkpoint_holding_nan_is_refused_by_name(finished_run, c
 
 
 # ---------------------------------------------------------------------------- 7: labels
+
+def test_7_conditional_refuses_labels_that_skip_classes(tiny_mnist, no_checksums, tmp_path, capsys):
+    from datasets import read_idx
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in os.listdir(tiny_mnist):
+        (data / name).write_bytes(open(os.path.join(tiny_mnist, name), "rb").read())
+    labels = read_idx(data / "train-labels-idx1-ubyte.gz")
+    labels[5] = 99
+    write_idx(data / "train-labels-idx1-ubyte.gz", labels)
+    assert dcgan.main(["--dataset", "mnist", "--data-dir", str(data), "--out", str(tmp_path / "run"), *TINY,
+                       "--conditional", "--max-steps", "1"]) == 1
+    err = one_error_line(capsys)
+    assert "99" in err and "--conditional" in err
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------------------- 8: no flag ignored without a word
