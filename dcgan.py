@@ -68,6 +68,7 @@ import glob
 import json
 import math
 import os
+import shlex
 import signal
 import time
 
@@ -470,7 +471,8 @@ def run_training(trainer, run, new_run, progress, score_samples, run_root):
               f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
               f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
         if not new_run:
-            inside = f", {trainer.batch_index} steps into epoch {trainer.epoch + 1}" if trainer.batch_index else ""
+            inside = (f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}"
+                      if trainer.steps_into_epoch else "")
             print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
                   f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
         if trainer.step_count == 0:
@@ -500,7 +502,7 @@ def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
     losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
               if trainer.last_losses is not None else "")
     resume = "" if trainer.epoch >= cfg.epochs else \
-        f"; continue with: python dcgan.py --resume {run_root or cfg.out}"
+        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
     return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
             f"{run.checkpoint}" +
             (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +

@@ -5,6 +5,7 @@ Each test names the case of issue 21 it holds.
 """
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -252,6 +253,20 @@ def test_8_classifier_without_eval_every_is_refused(folder, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------- 16, 17, 18: what the lines say
+
+def test_16_the_closing_line_quotes_the_path(folder, tmp_path, capsys):
+    out = tmp_path / "my run"
+    assert train(folder, out, "--max-steps", "1") == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    command = last.split("continue with: ")[1]
+    assert shlex.split(command) == ["python", "dcgan.py", "--resume", str(out)]
+
+
+def test_17_resuming_at_an_epoch_boundary_is_zero_steps_into_the_next(finished_run, capsys):
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "resuming at step 3 (1 of 2 epochs done); training to epoch 2"
 
 
 def test_18_resume_takes_the_checkpoint_file_too(finished_run, tmp_path, capsys):
