@@ -48,8 +48,19 @@ def one_line_on_ctrl_c(kind, value, tb):
         sys.__excepthook__(kind, value, tb)
 
 
+def stop_on_sigterm(signum, frame):
+    """SIGTERM while no training step runs (NumPy loading, the data loading, a run being set up): one line and
+    exit 143, as SIGTERM's default would, but saying so. Nothing unsaved is lost then: a run folder is changed
+    only once training starts, and during training ``StopRequest`` handles SIGTERM itself (save, then stop)."""
+    print("stopped by SIGTERM while no training ran: nothing was lost", file=sys.stderr)
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
     sys.excepthook = one_line_on_ctrl_c
+    if sys.argv[1:2] not in (["generate"], ["evaluate"]):
+        import signal
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
 
 import csv  # noqa: E402 (after the hook above, on purpose)
 import dataclasses
@@ -57,6 +68,7 @@ import glob
 import json
 import math
 import os
+import shlex
 import signal
 import time
 
@@ -66,14 +78,14 @@ import datasets
 import nn
 from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
-                            load_models, prefixed, save_checkpoint, unprefixed)
+                            load_models, name_some, non_finite_entries, prefixed, save_checkpoint, unprefixed)
 from gan.cli import pytorch_spellings, run_command, use_backend
 from gan.config import Config, resumed
 from gan.errors import TrainingError
-from gan.flags import config_from_flags, ignored_on_resume, train_parser
+from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
 from gan.models import build_models, first_weighted_layer, sample, with_labels
 from gan.pictures import image_grid, plot_losses, save_gif, save_png, to_model_range
-from gan.runfolder import RunLock, clear_outputs, describe_run, make_folder, remove_orphans
+from gan.runfolder import clear_outputs, refuse_to_replace, remove_orphans, resume_folder, run_folder
 from nn import backend
 
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
@@ -119,6 +131,12 @@ class Trainer:
     @property
     def batches_per_epoch(self):
         return len(self.images) // self.cfg.batch_size    # the last partial batch is dropped
+
+    @property
+    def steps_into_epoch(self):
+        """Steps done of the epoch under way: 0 at an epoch's end (``batch_index`` stays at the end until
+        the next batch is drawn)."""
+        return self.batch_index % max(self.batches_per_epoch, 1)
 
     def next_batch(self):
         if self.order is None or self.batch_index >= self.batches_per_epoch:
@@ -250,7 +268,6 @@ class Run:
     def __init__(self, out):
         self.out = out
         self.samples = os.path.join(out, "samples")
-        make_folder(out)
         self.checkpoint = os.path.join(out, "checkpoint.npz")
         self.metrics = os.path.join(out, "metrics.csv")
         self.gif = os.path.join(out, "progress.gif")
@@ -273,8 +290,8 @@ class Run:
     def save_grid(self, trainer):
         """The fixed-noise grid of where training is: samples/epoch_NNN.png at an epoch's end,
         epoch_NNN_step_SSSSSSS.png when it stopped inside epoch NNN + 1 (sorted between the two)."""
-        name = f"epoch_{trainer.epoch:03d}" + (f"_step_{trainer.step_count:07d}" if trainer.batch_index % max(
-            trainer.batches_per_epoch, 1) and trainer.step_count else "")
+        name = f"epoch_{trainer.epoch:03d}" + (f"_step_{trainer.step_count:07d}" if trainer.steps_into_epoch
+                                               and trainer.step_count else "")
         path = os.path.join(self.samples, name + ".png")
         save_png(image_grid(trainer.grid_images()), path)
         return path
@@ -308,12 +325,26 @@ class Run:
         return grid
 
     def save_checkpoint(self, trainer):
-        """Atomically; a full disk or a write error is one line, and the previous checkpoint is kept."""
+        """Atomically; a full disk or a write error is one line, and the previous checkpoint is kept.
+        A model with NaN or infinite weights or statistics is never saved: the run stops, as on a NaN loss."""
+        state = trainer.state()
+        diverged = non_finite_entries(state)
+        if diverged:
+            raise TrainingError(f"{name_some(diverged)} became NaN or infinite at step {trainer.step_count}: "
+                                f"training diverged; {self.kept()}")
         try:
-            save_checkpoint(self.checkpoint, trainer.state())
+            save_checkpoint(self.checkpoint, state)
         except OSError as e:
             raise TrainingError(f"could not write {self.checkpoint} ({e.strerror or e}); the previous checkpoint, "
                                 "if any, is kept as it was") from None
+
+    def kept(self):
+        """What a run that stops on divergence leaves: the checkpoint on disk and where it is, or none."""
+        if not os.path.exists(self.checkpoint):
+            return "no checkpoint was written"
+        with np.load(self.checkpoint) as f:
+            step, epoch = int(f["step"]), int(f["epoch"])
+        return f"the last good checkpoint {self.checkpoint} (step {step}, epoch {epoch}) is kept"
 
     def plot_losses(self):
         with open(self.metrics, newline="") as f:
@@ -358,7 +389,7 @@ def load_training_data(cfg):
 def fit_to_data(cfg, images, labels):
     """The Config with what only the data can say filled in: channels, and classes for a conditional model."""
     nc = cfg.nc if cfg.nc is not None else int(images.shape[1])
-    n_classes = cfg.n_classes or (int(labels.max()) + 1 if cfg.conditional else 0)
+    n_classes = conditional_classes(labels, cfg.n_classes) if cfg.conditional else cfg.n_classes
     if images.shape[1] != nc:
         raise TrainingError(f"the data has {images.shape[1]} channels, the checkpoint's model {nc}")
     if len(images) < cfg.batch_size:
@@ -367,78 +398,115 @@ def fit_to_data(cfg, images, labels):
     return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
 
 
+def conditional_classes(labels, saved=0):
+    """How many classes a conditional model has: the checkpoint's (``saved``), or one per label value from 0 to
+    the largest, each of which must have images (one stray label of 99 would build a 100-class model)."""
+    n = int(labels.max()) + 1
+    if saved and n > saved:
+        raise TrainingError(f"--conditional: the data has label {n - 1}, the checkpoint's model knows classes "
+                            f"0..{saved - 1}: resume with the data it was trained on")
+    if saved:
+        return saved
+    empty = np.flatnonzero(np.bincount(labels, minlength=n) == 0)
+    if empty.size:
+        raise TrainingError(f"--conditional: the labels run up to {n - 1}, but {empty.size} of the classes 0..{n - 1} "
+                            f"have no images ({name_some([str(k) for k in empty])}): a conditional model needs images "
+                            "of every class; check the data's labels")
+    return n
+
+
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
     """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
 
     ``data``: (images, labels) already loaded; ``class_filter``: train on that class only,
     ``run_root``: the --per-class run folder it belongs to (the per-class driver passes all three).
-    A new run (no ``resume_state``) refuses a folder that holds a run unless ``overwrite``.
+    A new run (no ``resume_state``) refuses a folder that holds a run unless ``overwrite``, and replaces
+    that run only once everything it needs is loaded and checked: a run that cannot start changes nothing.
     """
-    run = Run(cfg.out)
-    with RunLock(cfg.out):
+    with run_folder(cfg.out):
         if resume_state is None:
-            existing = describe_run(cfg.out)
-            if existing and not overwrite:
-                raise TrainingError(f"{cfg.out} already holds a run ({existing}): continue it with --resume "
-                                    f"{run_root or cfg.out}, choose another --out, or pass --overwrite to replace it")
-            clear_outputs(cfg.out)
+            refuse_to_replace(cfg.out, overwrite, run_root or cfg.out)
         if remove_orphans(cfg.out):
             print(f"note: removed the temp file(s) of an interrupted checkpoint save in {cfg.out}", file=sys.stderr)
-        return _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root)
+        run = Run(cfg.out)
+        trainer, score_samples = start_trainer(cfg, resume_state, data, class_filter, run.checkpoint)
+        return run_training(trainer, run, resume_state is None, progress, score_samples, run_root)
 
 
-def _train_locked(cfg, run, resume_state, progress, data, class_filter, run_root):
+def start_trainer(cfg, resume_state, data, class_filter, checkpoint):
+    """Everything a run needs before its first step, loaded and checked: the data, the Trainer (from
+    ``resume_state`` when resuming), the scorer of --eval-every. Returns (trainer, score_samples or None)."""
     backend.seed(cfg.seed)
     images, labels = data if data is not None else load_training_data(cfg)
     if class_filter is not None:                          # one class of a --per-class run
         keep = labels == class_filter
         images, labels = images[keep], labels[keep]
-    cfg = fit_to_data(cfg, images, labels)
-    trainer = Trainer(cfg, images, labels)
-    score_samples = None                                  # --eval-every: scores samples of G
-    if cfg.eval_every:
-        scorer = quality.make_scorer(quality.load_classifier(cfg.classifier), cfg.dataset, cfg.data_dir,
-                                     cfg.image_size, cfg.nc, cfg.eval_n)
-        eval_rng = np.random.default_rng(cfg.seed + 2)               # its own generator: training is unchanged
-        eval_noise = eval_rng.standard_normal((cfg.eval_n, cfg.nz, 1, 1)).astype(np.float32)
-        eval_labels = eval_rng.integers(0, trainer.n_classes, cfg.eval_n) if trainer.n_classes else None
-        score_samples = lambda: scorer(sample(trainer.sampler, eval_noise, labels=eval_labels,  # noqa: E731
-                                              n_classes=trainer.n_classes))
+    trainer = Trainer(fit_to_data(cfg, images, labels), images, labels)
+    score_samples = sample_scorer(trainer) if cfg.eval_every else None
     if resume_state is not None:
-        trainer.load_state(resume_state, run.checkpoint)
-    run.start_metrics(trainer.step_count)
-    print(f"{cfg.dataset}: {len(images)} images {tuple(images.shape[1:])}, backend {backend.name()}, "
-          f"G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
-          f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
-    if resume_state is not None:
-        print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done"
-              f"{f', {trainer.batch_index} steps into epoch {trainer.epoch + 1}' if trainer.batch_index else ''}); "
-              f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
-    if trainer.step_count == 0:
-        run.save_grid(trainer)
+        trainer.load_state(resume_state, checkpoint)
+    return trainer, score_samples
 
-    started, first_step = time.perf_counter(), trainer.step_count
-    grid = None
+
+def sample_scorer(trainer):
+    """--eval-every: a function scoring --eval-n samples of the trainer's sampler, from noise of its own."""
+    cfg = trainer.cfg
+    scorer = quality.make_scorer(quality.load_classifier(cfg.classifier), cfg.dataset, cfg.data_dir,
+                                 cfg.image_size, cfg.nc, cfg.eval_n)
+    eval_rng = np.random.default_rng(cfg.seed + 2)                   # its own generator: training is unchanged
+    eval_noise = eval_rng.standard_normal((cfg.eval_n, cfg.nz, 1, 1)).astype(np.float32)
+    eval_labels = eval_rng.integers(0, trainer.n_classes, cfg.eval_n) if trainer.n_classes else None
+    return lambda: scorer(sample(trainer.sampler, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
+
+
+def run_training(trainer, run, new_run, progress, score_samples, run_root):
+    """From the start of training to the closing line. A ``new_run`` replaces what the folder held (if
+    anything: --overwrite) here, once it is known to start; from here on SIGTERM saves and stops."""
+    cfg = trainer.cfg
     with StopRequest() as stop:
+        if new_run:
+            clear_outputs(cfg.out)
+        run.start_metrics(trainer.step_count)
+        print(f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
+              f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
+              f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
+        if not new_run:
+            inside = (f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}"
+                      if trainer.steps_into_epoch else "")
+            print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
+                  f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+        if trainer.step_count == 0:
+            run.save_grid(trainer)
+
+        started, first_step = time.perf_counter(), trainer.step_count
+        grid = None
+        # a stop before the first step still saves (a new run's step-0 checkpoint), so the run can be resumed
         while trainer.epoch < cfg.epochs and trainer.step_count < (cfg.max_steps or math.inf) \
-                and not stop.requested:
+                and not (stop.requested and os.path.exists(run.checkpoint)):
             train_epoch(trainer, run, stop, progress, score_samples)
             run.save_checkpoint(trainer)                   # first the checkpoint, then what can be redrawn
             grid = run.side_outputs(trainer)
         trainer.interrupted = stop.requested
-    seconds = time.perf_counter() - started
-    where = (f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.batch_index} steps" if trainer.batch_index
-                                                          % trainer.batches_per_epoch else ""))
-    why = f"stopped by {stop.requested}" if stop.requested else (
+    print(closing_line(trainer, run, stop.requested, time.perf_counter() - started, trainer.step_count - first_step,
+                       grid, run_root), flush=True)
+    return trainer
+
+
+def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
+    """Why training ended, where it is, the last losses, what it wrote, and the command that continues it."""
+    cfg = trainer.cfg
+    where = f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.steps_into_epoch} steps"
+                                                         if trainer.steps_into_epoch else "")
+    why = f"stopped by {stopped_by}" if stopped_by else (
         "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
     losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
               if trainer.last_losses is not None else "")
-    resume = "" if trainer.epoch >= cfg.epochs else f"; continue with: python dcgan.py --resume {run_root or cfg.out}"
-    print(f"{why}: step {trainer.step_count} ({where}), {trainer.step_count - first_step} steps in {seconds:.0f} s"
-          f"{losses}; checkpoint {run.checkpoint}" +
-          (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
-          (f", {run.gif}" if os.path.exists(run.gif) else "") + resume, flush=True)
-    return trainer
+    resume = "" if trainer.epoch >= cfg.epochs else \
+        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
+    return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
+            f"{run.checkpoint}" +
+            (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
+            (f", {run.gif}" if os.path.exists(run.gif) else "") + resume)
 
 
 def train_epoch(trainer, run, stop, progress=True, score_samples=None):
@@ -470,10 +538,8 @@ def train_epoch(trainer, run, stop, progress=True, score_samples=None):
         mean = backend.to_numpy(sums) / n_sum              # the one host transfer
         if not np.all(np.isfinite(mean)):
             bar.close()
-            kept = f"the last good checkpoint is {run.checkpoint}" if os.path.exists(run.checkpoint) \
-                else "no checkpoint was written yet"
             raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} at step "
-                                f"{trainer.step_count}: training diverged; {kept}")
+                                f"{trainer.step_count}: training diverged; {run.kept()}")
         now = time.perf_counter()
         row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}", "loss_g": f"{mean[1]:.5f}",
                "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
@@ -503,53 +569,81 @@ def train_epoch(trainer, run, stop, progress=True, score_samples=None):
 def train_per_class(cfg, progress=True, resuming=False, overwrite=False):
     """--per-class (one DCGAN per class): one G/D pair per class, each a normal run in OUT/class_KK/.
 
-    Resuming continues each class where it stopped and skips finished ones.
+    Resuming continues each class where it stopped and skips finished ones. A new per-class run replaces
+    what OUT held (with --overwrite) only once the data is loaded and every class has a batch.
     At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
     """
-    if not resuming and os.path.exists(os.path.join(cfg.out, PER_CLASS_CONFIG)) and not overwrite:
-        raise TrainingError(f"{cfg.out} already holds a --per-class run: continue it with --resume {cfg.out}, "
-                            "choose another --out, or pass --overwrite to replace it")
-    images, labels = load_training_data(cfg)
-    make_folder(cfg.out)
-    with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
-        f.write(cfg.to_json())
-    rows = []
-    for k in np.unique(labels):
-        sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
-        ckpt = os.path.join(sub.out, "checkpoint.npz")
-        state = load_checkpoint(ckpt) if os.path.exists(ckpt) else None
-        print(f"--- class {k} ---")
-        if state is not None and int(state["epoch"]) >= cfg.epochs:
-            print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
-            trainer = None
-        else:
-            if state is not None:
-                sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
-            trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
-                            overwrite=state is None)          # a class folder without a checkpoint is ours to redo
-            if trainer.interrupted:
-                return
-        _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
-        z = np.random.default_rng(cfg.seed + 1).standard_normal((8, cfg.nz, 1, 1)).astype(np.float32)
-        rows.append(sample(G, z))
-    save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
+    with run_folder(cfg.out):
+        if not resuming:
+            refuse_to_replace(cfg.out, overwrite, cfg.out)
+        images, labels = load_training_data(cfg)
+        check_per_class_start(cfg, labels)
+        if not resuming:
+            clear_outputs(cfg.out)
+        with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
+            f.write(cfg.to_json())
+        rows = []
+        for k in np.unique(labels):
+            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
+            ckpt = os.path.join(sub.out, "checkpoint.npz")
+            state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
+            print(f"--- class {k} ---")
+            if state is not None and int(state["epoch"]) >= cfg.epochs:
+                print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
+            else:
+                if state is not None:
+                    sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
+                trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
+                                overwrite=state is None)      # a class folder without a checkpoint is ours to redo
+                if trainer.interrupted:
+                    return
+            _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
+            z = np.random.default_rng(cfg.seed + 1).standard_normal((8, cfg.nz, 1, 1)).astype(np.float32)
+            rows.append(sample(G, z))
+        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
     print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
+
+
+def check_per_class_start(cfg, labels):
+    """What every class's run needs, checked before the first one starts: a batch of images of each class,
+    and the --eval-every classifier."""
+    counts = np.bincount(labels)
+    smallest = int(np.flatnonzero(counts)[np.argmin(counts[counts > 0])])
+    if counts[smallest] < cfg.batch_size:
+        raise TrainingError(f"--per-class: class {smallest} has {counts[smallest]} images, fewer than one batch of "
+                            f"{cfg.batch_size}: pass a smaller --batch-size (at most {counts[smallest]}) or add images")
+    if cfg.eval_every:
+        quality.load_classifier(cfg.classifier)
+
+
+def load_resumable(path):
+    """A checkpoint to continue training from. One holding NaN or infinity (saved by a version that did not
+    check) is refused by name: its run had diverged, and training on would only report a NaN loss."""
+    state = load_checkpoint(path)
+    diverged = non_finite_entries(state)
+    if diverged:
+        raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
+                            "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
+    return state
 
 
 # --------------------------------------------------------------------------- the commands
 
 def train_main(args):
-    """The train command: a new run from the flags (gan/flags.py), or --resume OUT from its checkpoint (or per-class folder)."""
+    """The train command: a new run from the flags (gan/flags.py), or --resume OUT (a run folder, its
+    checkpoint.npz, or a --per-class run folder) from its checkpoint."""
     use_backend(args.backend)
+    out = resume_folder(args.resume) if args.resume else None
+    refuse_flags_without_effect(args, out)
     resume_state = None
-    if args.resume and os.path.exists(os.path.join(args.resume, PER_CLASS_CONFIG)):
-        with open(os.path.join(args.resume, PER_CLASS_CONFIG)) as f:
-            cfg = resumed(Config.from_json(f.read()), args.resume, args)
+    if out is not None and os.path.exists(os.path.join(out, PER_CLASS_CONFIG)):
+        with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
+            cfg = resumed(Config.from_json(f.read()), out, args)
         return train_per_class(cfg, not args.no_progress, resuming=True)
-    elif args.resume:
-        ckpt = os.path.join(args.resume, "checkpoint.npz")
-        resume_state = load_checkpoint(ckpt)
-        cfg = resumed(checkpoint_config(resume_state, ckpt), args.resume, args)
+    elif out is not None:
+        ckpt = os.path.join(out, "checkpoint.npz")
+        resume_state = load_resumable(ckpt)
+        cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
         ignored = ignored_on_resume(cfg, args, args.given)
         if ignored:
             print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",

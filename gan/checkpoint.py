@@ -107,3 +107,14 @@ def load_models(state, path="checkpoint", generator="average"):
 def has_average(state):
     """Does the checkpoint hold an averaged generator (trained with --ema)?"""
     return any(k.startswith("G_avg/") for k in state)
+
+
+def non_finite_entries(state):
+    """The names of a checkpoint state's float arrays that hold NaN or infinity (a diverged model)."""
+    return [k for k, v in state.items() if np.asarray(v).dtype.kind == "f" and not np.isfinite(v).all()]
+
+
+def name_some(names, most=3):
+    """"a, b, c and 2 more": a few names out of many, for one line."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more

@@ -74,6 +74,13 @@ momentum = number_type(float, lambda v: 0 <= v < 1, "at least 0 and below 1")
 decay = number_type(float, lambda v: 0 < v < 1, "above 0 and below 1")
 
 
+def path_text(text):
+    """An argparse type for a path: any text but the empty one (which would silently mean the default)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" except where there is no default worth showing."""
 

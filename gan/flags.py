@@ -10,9 +10,10 @@ import os
 
 import datasets
 
-from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, positive_float,
-                  positive_int, seed_int)
+from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, path_text,
+                  positive_float, positive_int, seed_int)
 from .config import Config, absolute
+from .errors import UserError
 from .models import IMAGE_SIZES
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
@@ -29,7 +30,7 @@ def train_parser():
     add_backend_flag(p)
     p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
                    help="training data; mnist and fashion-mnist download (MD5-checked) unless --data-dir is given")
-    p.add_argument("--data-dir", default=None,
+    p.add_argument("--data-dir", default=None, type=path_text,
                    help="read the dataset's files from this folder and download nothing "
                         "(for folder: the folder of PNG/JPEG images)")
     p.add_argument("--strict-data", action="store_true",
@@ -45,13 +46,14 @@ def train_parser():
     p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES,
                    help="32 (default for mnist, fashion-mnist, cifar10: 28x28 is padded to 32x32) "
                         "or 64 (the paper's; default for folder)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<dataset>)")
+    p.add_argument("--out", default=None, type=path_text, help="run folder (default runs/<dataset>)")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
     p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (its checkpoint, metrics and grids are replaced)")
-    p.add_argument("--resume", metavar="OUT", default=None,
-                   help="continue the run in folder OUT from its checkpoint.npz (model, optimiser, data "
-                        "position, RNG); architecture and optimiser settings come from the checkpoint")
+                   help="start a new run in --out even though it holds one (a run or a --per-class run): the old "
+                        "one is replaced once the new one has loaded its data and starts training")
+    p.add_argument("--resume", metavar="OUT", default=None, type=path_text,
+                   help="continue the run in folder OUT (or OUT/checkpoint.npz) from its checkpoint (model, "
+                        "optimiser, data position, RNG); architecture and optimiser settings come from the checkpoint")
     p.add_argument("--max-steps", type=positive_int, default=None,
                    help="stop after this many steps in total (a quick smoke run); a checkpoint is saved")
     p.add_argument("--log-every", type=positive_int, default=10,
@@ -78,7 +80,7 @@ def train_parser():
                                "Training itself is unchanged (the paper's)")
     variants.add_argument("--no-ema", dest="ema", action="store_const", const=None,
                           help="no averaged generator: grids and samples from G's own weights")
-    p.add_argument("--classifier", default=None,
+    p.add_argument("--classifier", default=None, type=path_text,
                    help="a classifier .npz from examples/train_classifier.py, for --eval-every")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="every K epochs, score --eval-n samples with --classifier (Frechet classifier "
@@ -107,6 +109,20 @@ FIXED_ON_RESUME = [("--dataset", "dataset"), ("--image-size", "image_size"), ("-
                    ("--batch-size", "batch_size"), ("--lr", "lr"), ("--beta1", "beta1"), ("--seed", "seed"),
                    ("--label-smoothing", "real_label"), ("--instance-noise", "instance_noise"),
                    ("--strict-data", "strict_data"), ("--ema", "ema")]
+
+
+def refuse_flags_without_effect(args, resume_folder=None):
+    """Flags that would be ignored without a word stop the run in one line instead: --overwrite with
+    --resume, --resume into another --out, --classifier without --eval-every. ``resume_folder``: the run
+    folder --resume names."""
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces one: give one of them")
+    if resume_folder is not None and args.out and os.path.realpath(args.out) != os.path.realpath(resume_folder):
+        raise UserError(f"--resume continues the run in its own folder {resume_folder}, not in --out {args.out}: "
+                        f"copy the folder to {args.out} and --resume that, or leave --out out")
+    if args.classifier and not args.eval_every:
+        raise UserError("--classifier is only used by --eval-every K (scores every K epochs): "
+                        "add --eval-every, or leave --classifier out")
 
 
 def ignored_on_resume(saved, args, given):
