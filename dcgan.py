@@ -101,6 +101,8 @@ class Trainer:
     """Holds the models, optimisers and the position in the data; one ``step`` is one D and one G update."""
 
     def __init__(self, cfg, images, labels=None):
+        if cfg.instance_noise_steps is None:                 # a new run: the noise fades over its planned length
+            cfg = dataclasses.replace(cfg, instance_noise_steps=planned_steps(cfg, len(images)))
         self.cfg = cfg
         self.images = images
         self.labels = labels
@@ -149,12 +151,12 @@ class Trainer:
         return to_model_range(self.images[idx]), labels
 
     def noise_sigma(self):
-        """Instance noise: its std starts at --instance-noise and falls linearly to 0 at the last step."""
+        """Instance noise: its std starts at --instance-noise and falls linearly to 0 over the steps the
+        run was to take when it began (``instance_noise_steps``: a later --epochs does not raise it again)."""
         sigma = self.cfg.instance_noise
         if not sigma:
             return 0.0
-        total = self.cfg.epochs * self.batches_per_epoch
-        return sigma * max(0.0, 1.0 - self.step_count / total)
+        return sigma * max(0.0, 1.0 - self.step_count / self.cfg.instance_noise_steps)
 
     def d_input(self, images, labels, sigma):
         """What D sees: the images, plus instance noise, plus label channels (conditional)."""
@@ -249,11 +251,12 @@ class Trainer:
                 raise TrainingError(f"{path}: {name} does not match the model: {e}") from None
         for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
             opt.load_state_dict(unprefixed(name, state))
-        if self.ema is not None and "ema_t" in state:
+        if self.ema is not None:                                    # the checkpoint's config says it has one
+            if "ema_t" not in state:
+                raise TrainingError(f"{path} lacks the averaged generator its config names: "
+                                    "not a complete training checkpoint of this program")
             self.G_avg.load_state_dict(unprefixed("G_avg", state))
             self.ema.t = int(state["ema_t"])
-        elif self.ema is not None:                                  # --ema added on resume: start from G
-            self.ema = nn.EMA(self.G, self.G_avg, self.cfg.ema)
         self.step_count = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_index = int(state["batch_index"])
@@ -396,6 +399,12 @@ def fit_to_data(cfg, images, labels):
         raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg.batch_size}: "
                             f"pass a smaller --batch-size (at most {len(images)}) or add images")
     return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
+
+
+def planned_steps(cfg, n_images):
+    """The steps a run of this Config takes: its epochs of full batches, or --max-steps if that is fewer."""
+    steps = cfg.epochs * (n_images // cfg.batch_size)
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
 def conditional_classes(labels, saved=0):

@@ -35,6 +35,7 @@ class Config:
     seed: int = 0
     real_label: float = 1.0             # < 1: one-sided label smoothing
     instance_noise: float = 0.0
+    instance_noise_steps: int | None = None   # the steps the noise fades over: the run's length when it began
     ema: float | None = None            # decay of the averaged generator (nn/ema.py); None: no average
     # the run
     epochs: int = 25

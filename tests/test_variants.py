@@ -1,5 +1,6 @@
 """The seeds' variants: conditional and per-class DCGANs, the linear head, label smoothing, instance noise."""
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -47,10 +48,20 @@ def test_conditional_shapes_grid_and_generate(tiny_mnist, no_checksums, tmp_path
 
 @pytest.mark.parametrize("flags", [["--conditional"], ["--instance-noise", "0.3", "--label-smoothing"]],
                          ids=["conditional", "noise+smoothing"])
-def test_variant_resume_is_exact(tiny_mnist, no_checksums, tmp_path, flags):
-    """7 steps straight == 3 steps + resume to 7 (the noise schedule and label draws included)."""
+def test_variant_resume_is_exact(tiny_mnist, no_checksums, tmp_path, monkeypatch, flags):
+    """7 steps straight == 7 steps stopped by Ctrl-C after 4 and resumed (the noise schedule, which fades
+    over the 7 steps the run was to take, and label draws included)."""
     assert run(tiny_mnist, tmp_path / "a", *flags, "--epochs", "3", "--max-steps", "7") == 0
-    assert run(tiny_mnist, tmp_path / "b", *flags, "--epochs", "3", "--max-steps", "3") == 0
+    step = dcgan.Trainer.step
+
+    def ctrl_c_at_3(self, *args):
+        if self.step_count == 3:
+            signal.raise_signal(signal.SIGINT)         # as Ctrl-C: the loop saves after this step and stops
+        return step(self, *args)
+
+    monkeypatch.setattr(dcgan.Trainer, "step", ctrl_c_at_3)
+    assert run(tiny_mnist, tmp_path / "b", *flags, "--epochs", "3", "--max-steps", "7") == 0
+    monkeypatch.setattr(dcgan.Trainer, "step", step)
     assert dcgan.main(["--resume", str(tmp_path / "b"), "--epochs", "3", "--max-steps", "7", "--no-progress"]) == 0
     a, b = ckpt_arrays(tmp_path / "a/checkpoint.npz"), ckpt_arrays(tmp_path / "b/checkpoint.npz")
     for k in a:
@@ -88,7 +99,7 @@ def test_per_class_runs_resume_and_generate(tiny_mnist, no_checksums, tmp_path, 
     assert sorted(np.bincount(np.load(tmp_path / "all/labels.npy"))) == [2] * 10
 
 
-NEWER_FIELDS = ("head", "strict_data", "real_label", "instance_noise", "ema")    # not in older checkpoints
+NEWER_FIELDS = ("head", "strict_data", "real_label", "instance_noise", "instance_noise_steps", "ema")    # not in older checkpoints
 
 
 def write_old_config(path, **old_keys):
@@ -175,6 +186,50 @@ def test_instance_noise_anneals_and_reaches_d(tiny_mnist, no_checksums, tmp_path
     sigmas = seen[::2]                                   # d_input is called for real and fake each step
     assert sigmas[0] == 0.5 and sigmas[-1] == pytest.approx(0.5 / 10)     # 10 steps: 0.5 * (1 - 9/10)
     assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+
+
+def recorded_sigmas(monkeypatch):
+    """The instance-noise std of every step from now on."""
+    seen = []
+    original = dcgan.Trainer.noise_sigma
+
+    def recording(self):
+        seen.append(original(self))
+        return seen[-1]
+
+    monkeypatch.setattr(dcgan.Trainer, "noise_sigma", recording)
+    return seen
+
+
+def test_instance_noise_fades_out_by_max_steps(tiny_mnist, no_checksums, tmp_path, monkeypatch):
+    """--max-steps 4 of a 25-epoch run: the noise fades over the 4 steps the run takes (it used to fade
+    over 25 epochs it never reached)."""
+    sigmas = recorded_sigmas(monkeypatch)
+    assert run(tiny_mnist, tmp_path / "n", "--instance-noise", "0.5", "--max-steps", "4") == 0
+    assert sigmas == pytest.approx([0.5, 0.375, 0.25, 0.125])
+
+
+def test_resuming_with_more_epochs_does_not_bring_the_noise_back(tiny_mnist, no_checksums, tmp_path, monkeypatch):
+    """The fade is fixed when the run begins: --resume --epochs 2 after a 1-epoch run trains on without
+    noise (it used to jump back to half of --instance-noise)."""
+    sigmas = recorded_sigmas(monkeypatch)
+    assert run(tiny_mnist, tmp_path / "n", "--instance-noise", "0.5", "--epochs", "1") == 0
+    assert sigmas == pytest.approx([0.5, 0.4, 0.3, 0.2, 0.1])             # 5 steps an epoch
+    sigmas.clear()
+    assert dcgan.main(["--resume", str(tmp_path / "n"), "--epochs", "2", "--no-progress"]) == 0
+    assert sigmas == [0.0] * 5
+
+
+def test_a_checkpoint_without_the_average_its_config_names_is_refused(tiny_mnist, no_checksums, tmp_path, capsys):
+    """The averaged generator is in every checkpoint whose config has --ema: one without it is incomplete
+    (it used to start the average from G without a word)."""
+    assert run(tiny_mnist, tmp_path / "r", "--max-steps", "2") == 0
+    path = tmp_path / "r" / "checkpoint.npz"
+    with np.load(path) as f:
+        state = {k: f[k] for k in f.files if k != "ema_t"}
+    np.savez(path, **state)
+    assert dcgan.main(["--resume", str(tmp_path / "r"), "--max-steps", "3", "--no-progress"]) == 1
+    assert "lacks the averaged generator" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags,code,message", [
