@@ -1,9 +1,10 @@
 """The command line around every program here: one-line errors, argparse number types, the backend flag.
 
 ``run_command(command, args)`` is how dcgan.py and the examples run: a
-user error (``USER_ERRORS``) becomes one line ``error: ...`` and exit code
-1; any other exception is a bug, and is still one line (with the exception's
-type) unless ``DCGAN_TRACEBACK=1`` asks for the traceback.
+user error (``USER_ERRORS``) or running out of memory becomes one line
+``error: ...`` and exit code 1; any other exception is a bug, and is still
+one line (with the exception's type) unless ``DCGAN_TRACEBACK=1`` asks for
+the traceback.
 """
 import argparse
 import math
@@ -31,6 +32,10 @@ def run_command(command, args):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:                     # sizes asked for that no estimate caught beforehand
+        print(f"error: out of memory ({e or 'MemoryError'}): ask for smaller sizes (--n, --batch-size, --nz, "
+              "--ngf, --ndf)", file=sys.stderr)
+        return 1
     except Exception as e:                       # a bug: still one line, unless asked for the traceback
         if os.environ.get("DCGAN_TRACEBACK") == "1":
             traceback.print_exc()
