@@ -91,6 +91,7 @@ def load_classifier(path):
     except (KeyError, ValueError, TypeError) as e:
         raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None
     meta["path"] = path
+    meta.setdefault("dataset", None)                     # a hand-made or older file may not say: --dataset then
     return model.eval(), meta
 
 
@@ -180,7 +181,7 @@ def make_scorer(classifier, dataset, data_dir, image_size, nc, n_floor):
     classifier_path = meta["path"]
     if dataset not in ("mnist", "fashion-mnist"):
         raise QualityError(f"quality is measured on mnist or fashion-mnist, not {dataset}")
-    if meta["dataset"] != dataset:
+    if meta["dataset"] not in (None, dataset):
         raise QualityError(f"classifier {classifier_path} was trained on {meta['dataset']}, "
                            f"the images to score are {dataset}")
     if (meta["nc"], meta["image_size"]) != (nc, image_size):
