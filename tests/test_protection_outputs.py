@@ -274,7 +274,7 @@ def idx_bytes(n=16):
 @pytest.mark.parametrize("damage,message", [
     ("empty", "is empty"),
     ("empty-gzip", "is empty"),
-    ("dims", "its header says 7 dimensions"),
+    ("dims", "header says 7 dimensions"),
     ("type", "unknown IDX element type 0x07"),
 ])
 def test_damaged_idx_files_are_one_clear_line(tmp_path, capsys, damage, message):
