@@ -67,7 +67,7 @@ def read_npz(path, marker, what):
     kind = numpy_file_kind(path)
     if kind != "npz":
         held = "a single NumPy array (.npy)" if kind == "npy" else "not a NumPy .npz archive"
-        raise UserError(f"{what} {path} cannot be read: it is {held}, not a {what} of this program")
+        raise UserError(f"{what} {path} cannot be read: it is {held}, so not a {what} of this program")
     try:
         with np.load(path, allow_pickle=False) as f:
             state = {k: f[k] for k in f.files}
