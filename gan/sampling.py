@@ -152,16 +152,17 @@ def evaluate(args):
     classifier = quality.load_classifier(args.classifier)          # the inputs first, then the work
     if args.json:
         output_file(args.json, "--json")
-    cfg = None
     if args.checkpoint:
         model = SavedModel(args.checkpoint, args.generator)
         cfg = model.cfg
+        dataset = real_dataset(args, cfg, classifier[1])
+        quality.check_classifier_fits(classifier, dataset, cfg.image_size, cfg.nc)     # before sampling
         model.check_fits(args.n)
         images, _ = model.generate(args.n, np.random.default_rng(args.seed), args.bn_stats)
     else:
-        images = load_samples(args.samples)
+        cfg, images = None, load_samples(args.samples)
+        dataset = real_dataset(args, cfg, classifier[1])
     check_samples(images, args.checkpoint or args.samples)
-    dataset = real_dataset(args, cfg, classifier[1])
     scorer = quality.make_scorer(classifier, dataset, data_dir(args, cfg, classifier[1]),
                                  images.shape[2], images.shape[1], len(images))
     result = scorer(images)
