@@ -56,22 +56,37 @@ def read_idx(source, name=None):
     if is_gzip(data):
         data = gunzip(data, name)
 
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _TYPES:
-        raise DatasetError(f"{name} is not an IDX file (bad magic number {data[:4].hex() or 'none'})")
+    dtype, shape, header_size = _header(data, name)
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header_size
+    if actual and 0 in shape:
+        raise DatasetError(f"{name} is corrupt: its IDX header says {len(shape)} dimensions, {shape.count(0)} of "
+                           f"them of size 0, yet {actual} bytes of data follow (a damaged dimension count, byte 4?)")
+    if actual != expected:
+        raise DatasetError(
+            f"{name} is corrupt or truncated: its header promises {expected} bytes "
+            f"of {'x'.join(map(str, shape))} {dtype.name} data but it holds {actual}")
+    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+
+
+def _header(data, name):
+    """(dtype, shape, header size) of IDX ``data``; DatasetError saying what is wrong with the header."""
+    if not data:
+        raise DatasetError(f"{name} is empty (no data{' after decompressing' if name.endswith('.gz') else ''}): "
+                           "not an IDX file")
+    if len(data) < 4 or data[:2] != b"\x00\x00":
+        raise DatasetError(f"{name} is not an IDX file (it starts with bytes {data[:4].hex()}; IDX files start "
+                           "with 00 00, a type byte and a dimension count)")
+    if data[2] not in _TYPES:
+        known = ", ".join(f"0x{code:02x} {dtype.name}" for code, dtype in _TYPES.items())
+        raise DatasetError(f"{name} is corrupt: unknown IDX element type 0x{data[2]:02x} in its header "
+                           f"(byte 3; known: {known})")
     dtype, ndim = _TYPES[data[2]], data[3]
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise DatasetError(f"{name} is truncated (its IDX header is cut short)")
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
-
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header_size
-    if actual != expected:
-        raise DatasetError(
-            f"{name} is corrupt or truncated: its header promises {expected} bytes "
-            f"of {'x'.join(map(str, shape))} data but it holds {actual}")
-    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+    return dtype, struct.unpack(f">{ndim}I", data[4:header_size]), header_size
 
 
 def is_gzip(data):

@@ -40,7 +40,7 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import checkpoint, cli, pictures
+from gan import checkpoint, cli, files, pictures
 from gan.errors import UserError
 from nn import backend
 
@@ -195,7 +195,7 @@ def parser():
         prog="python -m examples.discriminator_features", formatter_class=cli.HelpFormatter,
         description="Linear classifiers on a trained DCGAN discriminator's features versus on raw pixels, "
                     "with few labels (Radford et al. 2015, section 5.1).")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py, or its run folder")
     p.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist", "cifar10"],
                    help="labelled data (default: the checkpoint's dataset)")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (default: the checkpoint's)")
@@ -217,8 +217,10 @@ def parser():
 
 def run(args):
     cli.use_backend(args.backend)
-    state = checkpoint.load_checkpoint(args.checkpoint)
-    cfg, _, D = checkpoint.load_models(state, args.checkpoint)
+    ckpt = checkpoint.checkpoint_file(args.checkpoint)
+    cfg, _, D = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
+    if args.json:
+        files.output_file(args.json, "--json")                  # before the work, not after it
     dataset = args.dataset or cfg.dataset
     if dataset not in ("mnist", "fashion-mnist", "cifar10"):
         raise UserError(f"the checkpoint was trained on {dataset}, which has no labels: "
@@ -253,12 +255,17 @@ def run(args):
     print()
     print(markdown_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"checkpoint": args.checkpoint, "dataset": dataset, "n_test": len(x_test),
-                       "d_features": int(feats_test.shape[1]), "raw_pixels": int(pixels_test.shape[1]),
-                       "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                       "weight_decay": args.weight_decay, "seed": args.seed, "rows": rows}, f, indent=2)
+        table = {"checkpoint": ckpt, "dataset": dataset, "n_test": len(x_test),
+                 "d_features": int(feats_test.shape[1]), "raw_pixels": int(pixels_test.shape[1]),
+                 "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                 "weight_decay": args.weight_decay, "seed": args.seed, "rows": rows}
+        files.write_atomically(args.json, lambda tmp: write_json(tmp, table))
         print(f"wrote {args.json}")
+
+
+def write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2)
 
 
 def main(argv=None):

@@ -45,7 +45,7 @@ import numpy as np
 if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
     sys.exit("error: run the examples from the repository root as modules: python -m examples.latent_space ...")
 
-from gan import checkpoint, cli, models, pictures, quality
+from gan import checkpoint, cli, files, models, pictures, quality
 from gan.errors import UserError
 
 
@@ -179,7 +179,7 @@ def parser():
         prog="python -m examples.latent_space", formatter_class=cli.HelpFormatter,
         description="A latent-space walk (latent_grid.png) and vector arithmetic on class-averaged z "
                     "(arithmetic.png), after Radford et al. 2015, section 6.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py, or its run folder")
     p.add_argument("--classifier", default=None,
                    help="a classifier .npz from examples/train_classifier.py (without it: only the walk)")
     p.add_argument("--out", required=True, help="output folder")
@@ -200,21 +200,25 @@ def parser():
 
 def run(args):
     cli.use_backend(args.backend)
-    state = checkpoint.load_checkpoint(args.checkpoint)
-    cfg, G, _ = checkpoint.load_models(state, args.checkpoint)
+    ckpt = checkpoint.checkpoint_file(args.checkpoint)
+    cfg, G, _ = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
     rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out, exist_ok=True)
+    files.output_folder(args.out)
 
     path = os.path.join(args.out, "latent_grid.png")
-    pictures.save_png(pictures.image_grid(latent_grid(G, cfg.nz, rng), nrow=GRID), path)
+    save_grid(latent_grid(G, cfg.nz, rng), GRID, path)
     print(f"wrote {path}: a {GRID}x{GRID} walk between 4 random corners")
     if args.classifier is None:
         print("no --classifier: skipped the vector arithmetic")
         return
     images = arithmetic(G, cfg, args, rng)
     path = os.path.join(args.out, "arithmetic.png")
-    pictures.save_png(pictures.image_grid(images, nrow=1 + NEIGHBOURS), path)
+    save_grid(images, 1 + NEIGHBOURS, path)
     print(f"wrote {path}: {len(images) // (1 + NEIGHBOURS)} rows of {1 + NEIGHBOURS}")
+
+
+def save_grid(images, nrow, path):
+    files.write_atomically(path, lambda tmp: pictures.save_png(pictures.image_grid(images, nrow=nrow), tmp))
 
 
 def main(argv=None):

@@ -21,7 +21,8 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import cli, pictures, quality
+from gan import cli, files, pictures, quality
+from gan.errors import UserError
 from nn import backend
 
 
@@ -32,12 +33,12 @@ def accuracy(model, images, labels):
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def main(argv=None):
+def parser():
     p = argparse.ArgumentParser(prog="python -m examples.train_classifier", formatter_class=cli.HelpFormatter,
                                 description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="the data to classify")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else download)")
-    p.add_argument("--out", required=True, help="where to save the classifier (.npz)")
+    p.add_argument("--out", required=True, help="where to save the classifier (.npz; missing folders are created)")
     p.add_argument("--epochs", type=cli.positive_int, default=4, help="passes over the training split")
     p.add_argument("--batch-size", type=cli.positive_int, default=128, help="images per Adam step")
     p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
@@ -45,24 +46,35 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=cli.positive_int, default=None, help="use only this many training images")
-    args = p.parse_args(argv)
-    try:
-        cli.use_backend(args.backend)
-        backend.seed(args.seed)
-        x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
-        x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
-    except (datasets.DatasetError, backend.BackendError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return p
+
+
+def run(args):
+    files.output_file(args.out)                  # a bad --out is one line now, not after the training
+    cli.use_backend(args.backend)
+    backend.seed(args.seed)
+    x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
+    x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     model = quality.Classifier(nc=x_train.shape[1], n_classes=10, image_size=x_train.shape[2])
+    print(f"{args.dataset}: {len(x_train)} training, {len(x_test)} test images; "
+          f"{model.num_parameters():,} parameters; backend {args.backend}")
+    train(model, x_train, y_train, x_test, y_test, args)
+    acc = accuracy(model, x_test, y_test)
+    save(args.out, model, {"dataset": args.dataset, "nc": int(x_train.shape[1]), "image_size": int(x_train.shape[2]),
+                           "n_classes": 10, "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
+                           "test_accuracy": acc, "epochs": args.epochs})
+    print(f"saved {args.out}")
+    print(f"test accuracy {acc:.4f}")
+
+
+def train(model, x_train, y_train, x_test, y_test, args):
+    """--epochs of Adam on the training split; the test accuracy after each."""
     opt = nn.Adam(model, lr=args.lr)
     loss_fn = nn.SoftmaxCrossEntropy()
     b = min(args.batch_size, len(x_train))
     steps = len(x_train) // b
-    print(f"{args.dataset}: {len(x_train)} training, {len(x_test)} test images; "
-          f"{model.num_parameters():,} parameters; backend {args.backend}")
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         order = backend.rng().permutation(len(x_train))
@@ -82,14 +94,20 @@ def main(argv=None):
         acc = accuracy(model, x_test, y_test)
         print(f"epoch {epoch}/{args.epochs}  train loss {total / steps:.4f}  test accuracy {acc:.4f}  "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
-    acc = accuracy(model, x_test, y_test)
-    quality.save_classifier(args.out, model, {"dataset": args.dataset, "nc": int(x_train.shape[1]),
-                                              "image_size": int(x_train.shape[2]), "n_classes": 10,
-                                              "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
-                                              "test_accuracy": acc, "epochs": args.epochs})
-    print(f"saved {args.out}")
-    print(f"test accuracy {acc:.4f}")
-    return 0
+
+
+def save(path, model, meta):
+    """The classifier file, written atomically (its dataset recorded, so evaluate can say when samples differ)."""
+    try:
+        quality.save_classifier(path, model, meta)
+    except OSError as e:
+        raise UserError(f"could not write {path} ({files.why(e)}); nothing was written there, and the classifier "
+                        f"just trained (test accuracy {meta['test_accuracy']:.4f}) is lost: free some space, "
+                        "run again") from None
+
+
+def main(argv=None):
+    return cli.run_command(run, parser().parse_args(argv))
 
 
 if __name__ == "__main__":

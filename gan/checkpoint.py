@@ -15,6 +15,7 @@ from nn import backend
 
 from .config import Config
 from .errors import UserError
+from .files import numpy_file_kind
 from .models import build_models
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
@@ -24,6 +25,19 @@ PER_CLASS_CONFIG = "per_class.json"      # what marks a --per-class run folder
 def class_folder(root, k):
     """Where class k's run lives inside a --per-class run folder."""
     return os.path.join(root, f"class_{k:02d}")
+
+
+def checkpoint_file(path):
+    """The checkpoint a person means: ``path`` itself, or ``path/checkpoint.npz`` for a run folder.
+
+    A --per-class run folder holds one checkpoint per class: a UserError says which folder to pass.
+    """
+    if not os.path.isdir(path):
+        return path
+    if os.path.exists(os.path.join(path, PER_CLASS_CONFIG)):
+        raise UserError(f"{path} is a --per-class run (one generator per class): pass one class's run folder, "
+                        f"e.g. {class_folder(path, 0)}")
+    return os.path.join(path, "checkpoint.npz")
 
 
 def save_checkpoint(path, state):
@@ -50,10 +64,17 @@ def read_npz(path, marker, what):
     """
     if not os.path.isfile(path):
         raise UserError(f"{what} {path} does not exist")
+    kind = numpy_file_kind(path)
+    if kind != "npz":
+        held = "a single NumPy array (.npy)" if kind == "npy" else "not a NumPy .npz archive"
+        raise UserError(f"{what} {path} cannot be read: it is {held}, so not a {what} of this program")
     try:
         with np.load(path, allow_pickle=False) as f:
             state = {k: f[k] for k in f.files}
     except Exception as e:
+        if "allow_pickle" in str(e):                     # object arrays: Python objects are never unpickled
+            raise UserError(f"{what} {path} cannot be read: it holds Python objects, not arrays of numbers; "
+                            f"not a {what} of this program") from None
         raise UserError(f"{what} {path} cannot be read ({type(e).__name__}: {e})") from None
     if str(state.get("format", "")) != marker:
         raise UserError(f"{path} is not a {what} of this program (no '{marker}' marker)")

@@ -1,9 +1,10 @@
 """The command line around every program here: one-line errors, argparse number types, the backend flag.
 
 ``run_command(command, args)`` is how dcgan.py and the examples run: a
-user error (``USER_ERRORS``) becomes one line ``error: ...`` and exit code
-1; any other exception is a bug (in the project, or in a layer you are
-editing): its traceback, then one line saying so, and exit code 1.
+user error (``USER_ERRORS``) or running out of memory becomes one line
+``error: ...`` and exit code 1; any other exception is a bug (in the
+project, or in a layer you are editing): its traceback, then one line saying
+so, and exit code 1.
 """
 import argparse
 import math
@@ -30,6 +31,10 @@ def run_command(command, args):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:                     # sizes asked for that no estimate caught beforehand
+        print(f"error: out of memory ({e or 'MemoryError'}): ask for smaller sizes (--n, --batch-size, --nz, "
+              "--ngf, --ndf)", file=sys.stderr)
+        return 1
     except Exception as e:                       # a bug: where it happened, then what it is
         traceback.print_exc()
         print(f"error: a bug, not bad input ({type(e).__name__}): the traceback above shows where; "

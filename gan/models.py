@@ -17,6 +17,7 @@ from nn import backend
 from nn.init import xavier_uniform
 
 from .errors import UserError
+from .memory import FLOAT32, check_fits, model_weights
 
 IMAGE_SIZES = SUPPORTED_SIZES      # 32 and 64: G doubles 4x4 maps 3 or 4 times (one list, in datasets/images.py)
 
@@ -73,10 +74,20 @@ def _widths(base, image_size):
 
 def build_models(cfg):
     """G and D for a Config; a conditional model (n_classes K > 0) takes K more input channels in both."""
+    check_models_fit(cfg)
     k = cfg.n_classes
     G = build_generator(cfg.nz + k, cfg.ngf, cfg.nc, cfg.image_size, cfg.head)
     D = build_discriminator(cfg.ndf, cfg.nc + k, cfg.image_size, cfg.head)
     return dcgan_init(G), dcgan_init(D)
+
+
+def check_models_fit(cfg):
+    """One line instead of a MemoryError when G's and D's weights alone cannot fit in memory."""
+    k, nc = cfg.n_classes, cfg.nc or 1
+    check_image_size(cfg.image_size)
+    n = model_weights(cfg.nz + k, cfg.ngf, cfg.ndf, nc, cfg.image_size, d_channels=nc + k)
+    check_fits(n * FLOAT32, f"--nz {cfg.nz} --ngf {cfg.ngf} --ndf {cfg.ndf} at {cfg.image_size}x{cfg.image_size}",
+               f"G's and D's {n:.2g} parameters (float32)")
 
 
 def _weighted_layers(model):

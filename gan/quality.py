@@ -91,6 +91,7 @@ def load_classifier(path):
     except (KeyError, ValueError, TypeError) as e:
         raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None
     meta["path"] = path
+    meta.setdefault("dataset", None)                     # a hand-made or older file may not say: --dataset then
     return model.eval(), meta
 
 
@@ -176,19 +177,24 @@ class Scorer:
 def make_scorer(classifier, dataset, data_dir, image_size, nc, n_floor):
     """A Scorer for ``classifier`` (what ``load_classifier`` returned) and the real data it compares
     against; QualityError if the classifier does not fit the images to score."""
-    model, meta = classifier
+    check_classifier_fits(classifier, dataset, image_size, nc)
+    real_test, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="test")
+    real_train, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="train")
+    return Scorer(classifier[0], real_test, real_train, n_floor)
+
+
+def check_classifier_fits(classifier, dataset, image_size, nc):
+    """QualityError unless ``classifier`` can score nc x image_size images of ``dataset`` (checked before sampling)."""
+    _, meta = classifier
     classifier_path = meta["path"]
     if dataset not in ("mnist", "fashion-mnist"):
         raise QualityError(f"quality is measured on mnist or fashion-mnist, not {dataset}")
-    if meta["dataset"] != dataset:
+    if meta["dataset"] not in (None, dataset):
         raise QualityError(f"classifier {classifier_path} was trained on {meta['dataset']}, "
                            f"the images to score are {dataset}")
     if (meta["nc"], meta["image_size"]) != (nc, image_size):
         raise QualityError(f"classifier {classifier_path} takes {meta['nc']}x{meta['image_size']}x"
                            f"{meta['image_size']} images, these are {nc}x{image_size}x{image_size}")
-    real_test, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="test")
-    real_train, _ = datasets.load_dataset(dataset, data_dir=data_dir, image_size=image_size, split="train")
-    return Scorer(model, real_test, real_train, n_floor)
 
 
 def format_table(result, class_names=None):

@@ -1,0 +1,145 @@
+"""Files in and out: what a NumPy file really is, output paths checked before long work, atomic writes.
+
+* ``numpy_file_kind(path)`` reads a file's first bytes: "npz" (a zip
+  archive, what ``np.savez`` writes), "npy" (one array) or None (anything
+  else). Readers check it first, so random bytes or a text file are "not a
+  checkpoint", never NumPy's advice to load a pickle.
+* ``output_folder(path, flag)`` and ``output_file(path, flag)`` prove that an
+  output can be written (creating missing folders) before the work that
+  produces it starts: a bad ``--out`` is one line at once, not after training.
+* ``write_atomically(path, write)`` writes through a temp file in the same
+  folder, renamed into place; a failure leaves no partial file and is one line.
+* ``StagedFolder`` collects a set of files in a hidden temp folder and moves
+  them into place only once all of them are written.
+"""
+import os
+import shutil
+import tempfile
+
+from .errors import UserError
+
+NPZ_MAGIC = b"PK\x03\x04"            # a zip archive (an empty one starts PK\x05\x06)
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def numpy_file_kind(path):
+    """"npz", "npy" or None (not a NumPy file, or unreadable: the reader then says why)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(NPY_MAGIC))
+    except OSError:
+        return None
+    if head.startswith(NPZ_MAGIC) or head.startswith(b"PK\x05\x06"):
+        return "npz"
+    if head == NPY_MAGIC:
+        return "npy"
+    return None
+
+
+def why(error):
+    """The OS's words for an OSError ("No space left on device"), else the error itself."""
+    return error.strerror or str(error) if isinstance(error, OSError) else str(error)
+
+
+def probe_writable(folder, what):
+    """Create and remove a temp file in ``folder``: UserError naming ``what`` if it cannot be written."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"cannot write in {what}: {why(e)}") from None
+
+
+def output_folder(path, flag="--out"):
+    """Create the output folder ``path`` (and its parents) and prove it writable, or one line why not."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path} cannot be a folder: it is a file; choose another {flag}")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{flag} {path} cannot be a folder: {why(e)}") from None
+    probe_writable(path, f"{flag} {path}")
+    return path
+
+
+def output_file(path, flag="--out"):
+    """Prove that the file ``path`` can be written (its folder is created), or one line why not."""
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder: give a file name, e.g. {os.path.join(path, 'name')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{flag} {path} cannot be written: its folder {folder} cannot be created ({why(e)})") from None
+    probe_writable(folder, f"the folder of {flag} {path}")
+    return path
+
+
+def write_atomically(path, write):
+    """``write(tmp)`` fills a temp file beside ``path`` (same extension), renamed over ``path`` once complete.
+
+    On any failure the temp file is removed and ``path`` is as it was; an OSError (a full disk, a
+    read-only folder) becomes one line.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder)
+        os.close(fd)
+    except OSError as e:
+        raise UserError(f"could not write {path} ({why(e)})") from None
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())            # mkstemp makes it private; an output is not
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"could not write {path} ({why(e)}); nothing was written there") from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def current_umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+class StagedFolder:
+    """``with StagedFolder(out) as stage: write(stage.path(name)) ...; stage.commit()``.
+
+    Files are written into a hidden temp folder inside ``out`` and renamed into ``out`` by
+    ``commit`` (renames need no space: a full disk fails while staging, before anything in
+    ``out`` changed). Leaving the block without ``commit`` removes the temp folder. An OSError
+    while staging is one line naming the file.
+    """
+
+    def __init__(self, out, flag="--out"):
+        self.out, self.flag = out, flag
+
+    def __enter__(self):
+        try:
+            self.folder = tempfile.mkdtemp(prefix=".staging-", dir=self.out)
+        except OSError as e:
+            raise UserError(f"cannot write in {self.flag} {self.out}: {why(e)}") from None
+        self.names = []
+        return self
+
+    def path(self, name):
+        self.names.append(name)
+        return os.path.join(self.folder, name)
+
+    def write(self, name, write):
+        """``write(temp path)`` for the file ``name``; a failure is one line, and nothing in ``out`` changed."""
+        try:
+            write(self.path(name))
+        except OSError as e:
+            raise UserError(f"could not write {os.path.join(self.out, name)} ({why(e)}); nothing in "
+                            f"{self.out} was changed") from None
+
+    def commit(self):
+        for name in self.names:
+            os.replace(os.path.join(self.folder, name), os.path.join(self.out, name))
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""Sizes a person asked for, checked against the machine before anything is allocated.
+
+``--ngf 100000`` or ``generate --n 100000000`` would end in a MemoryError deep
+inside NumPy; where the memory can be estimated beforehand, ``check_fits``
+says in one line what was asked, roughly how much it needs and how much the
+machine has. The estimate is a lower bound (what cannot be avoided), so a
+size that is refused could never have worked.
+"""
+import os
+
+from nn import backend
+
+from .errors import UserError
+
+FLOAT32 = 4
+
+
+def machine_memory():
+    """Bytes of memory the active backend can use: the GPU's for CuPy, else the machine's RAM; None if unknown."""
+    if backend.name() == "cupy":
+        try:
+            return int(backend.xp().cuda.runtime.memGetInfo()[1])
+        except Exception:                                  # a stand-in for CuPy, or no device: the host's figure
+            pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def human(nbytes):
+    """1.6e12 -> "1.6 TB"."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1000 or unit == "PB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+
+
+def check_fits(nbytes, asked, what):
+    """UserError "``asked``: ``what`` need about N GB; this machine has M GB" if ``nbytes`` exceeds the memory."""
+    available = machine_memory()
+    if available is not None and nbytes > available:
+        raise UserError(f"{asked}: {what} need about {human(nbytes)}, more than the {human(available)} of memory "
+                        f"{'on this GPU' if backend.name() == 'cupy' else 'this machine has'}: ask for less")
+
+
+def model_weights(nz, ngf, ndf, nc, image_size, d_channels=None):
+    """How many weights G (nz -> nc channels) and D (``d_channels``, default nc -> 1) of these sizes have:
+    their convolutions (or the linear head's equal count); BatchNorm's few are left out."""
+    hidden = int(image_size).bit_length() - 3              # 3 hidden widths at 32, 4 at 64 (as models.py builds)
+    g = [nz] + [ngf * 2 ** i for i in reversed(range(hidden))] + [nc]
+    d = [d_channels or nc] + [ndf * 2 ** i for i in range(hidden)] + [1]
+    return sum(16 * a * b for a, b in zip(g, g[1:])) + sum(16 * a * b for a, b in zip(d, d[1:]))
