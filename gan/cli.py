@@ -96,7 +96,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 # PyTorch's DCGAN example (pytorch/examples dcgan/main.py) spells some flags differently; its users'
-# muscle memory works here too. Not listed in --help; README lists them once.
+# muscle memory works here too. Not listed in --help; docs/usage.md lists them once.
 PYTORCH_FLAGS = {"--dataroot": "--data-dir", "--batchSize": "--batch-size", "--imageSize": "--image-size",
                  "--niter": "--epochs", "--outf": "--out", "--manualSeed": "--seed", "--cuda": "--backend=cupy"}
 

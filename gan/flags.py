@@ -18,7 +18,7 @@ from .models import IMAGE_SIZES
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
 DEFAULT_EPOCHS = 25
-EMA_DECAY = 0.99            # measured best of 0.99, 0.999, 0.9999 on Fashion-MNIST (README, "The averaged generator")
+EMA_DECAY = 0.99            # measured best of 0.99, 0.999, 0.9999 on Fashion-MNIST (docs/usage.md, "The averaged generator")
 
 
 def train_parser():
@@ -58,7 +58,7 @@ def train_parser():
                    help="stop after this many steps in total (a quick smoke run); a checkpoint is saved")
     p.add_argument("--log-every", type=positive_int, default=10,
                    help="steps averaged per metrics.csv row (the only time losses are copied to the host)")
-    variants = p.add_argument_group("variants and stabilisers (see README)")
+    variants = p.add_argument_group("variants and stabilisers (see docs/usage.md)")
     kind = variants.add_mutually_exclusive_group()
     kind.add_argument("--conditional", action="store_true",
                       help="one model for all classes: the one-hot label joins z in G and enters D as extra channels")

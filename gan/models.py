@@ -146,7 +146,7 @@ def sample(G, z, bn_stats="batch", chunk=512, labels=None, n_classes=0):
     For a conditional G pass the class of each sample in ``labels``.
 
     bn_stats="batch" normalises with each chunk's own batch statistics (what
-    G saw in training: the default, see README), "running" with BatchNorm's
+    G saw in training: the default, see docs/usage.md), "running" with BatchNorm's
     running averages. Either way the running statistics are left as they were.
     """
     was_training = G.training

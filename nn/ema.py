@@ -28,7 +28,7 @@ enough for that memory to hold mostly trained weights.
 BatchNorm. G's running statistics are buffers, not trained weights; they
 are averaged the same way, so the averaged G in eval mode (``--bn-stats
 running``) normalises with statistics of roughly the same window of
-training. By default samples use batch statistics (see README), which the
+training. By default samples use batch statistics (docs/usage.md), which the
 averaged G computes from its own activations, so they fit its weights
 exactly.
 

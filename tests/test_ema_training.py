@@ -58,7 +58,7 @@ def test_generate_uses_the_average_unless_asked_for_the_raw_weights(folder, tmp_
 
 
 def test_the_average_is_the_default_for_new_runs_and_not_for_old_ones(folder, tmp_path):
-    """Measured better on every seed (README), so new runs keep one; a checkpoint from before has none."""
+    """Measured better on every seed (docs/usage.md), so new runs keep one; a checkpoint from before has none."""
     from gan.config import Config
     assert train(folder, tmp_path / "run", "--max-steps", "2") == 0
     with np.load(tmp_path / "run/checkpoint.npz") as f:
