@@ -103,6 +103,12 @@ def uncounted():
 class CountingNamespace:
     """NumPy as the layers see it through ``backend.xp()``, counting by the rules above."""
 
+    @staticmethod
+    def fuse(fn):
+        """CuPy's ``fuse`` as counted here: the function itself, a call of which
+        ``fused_calls_count_once`` counts as one kernel; with it, ``@fused`` keeps memory order as on CuPy."""
+        return fn
+
     def __getattr__(self, name):
         target = getattr(np, name)
         if not callable(target) or isinstance(target, type):

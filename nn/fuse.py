@@ -26,8 +26,8 @@ Memory order: CuPy writes a new result C-contiguous in the shape it is
 given, while NumPy keeps its inputs' memory order. The layers hand 4-D
 arrays on as NCHW views of CHWN memory (see ``im2col.py``), the order the
 GEMMs read; a C-contiguous NCHW result would cost a transposed copy before
-the next GEMM. So when every array argument has the same number of axes, a
-fused function runs on the views that make the first one's memory C-ordered
+the next GEMM. So on a backend that fuses, when every array argument has the
+same number of axes, a fused function runs on the views that make the first one's memory C-ordered
 (for CHWN memory: (C, H, W, N)), and its results come back as views in the
 caller's axis order: NumPy's behaviour, on every backend.
 
@@ -70,6 +70,8 @@ class fused:
         self.kernels = {}              # id(namespace) -> (namespace, its fused kernel or None: cannot fuse)
 
     def __call__(self, *args):
+        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, nothing in between
+            return self.fn(*args)
         order = memory_order(args)
         if order is None:
             return self.run(*args)
