@@ -14,8 +14,11 @@ running one step on NumPy with every array wrapped in ``Counted``, an
 * ``xp.mean`` is one reduction kernel (NumPy does sum then divide; CuPy fuses);
 * ``xp.zeros``/``ones``/``full``/``*_like`` are one fill each; ``xp.empty`` is none;
 * a copy is one kernel: slice assignment (``a[i:j] = b``), ``xp.astype``,
-  ``xp.concat``, ``xp.stack``, ``xp.where``, ``xp.clip``, a ``reshape`` or
-  ``asarray`` that cannot be a view;
+  ``xp.where``, ``xp.clip``, a ``reshape`` or ``asarray`` that cannot be a view;
+* ``xp.concat`` and ``xp.stack`` of k arrays are k copies, except where CuPy
+  joins them in one kernel: more than 8 arrays of one dtype, under 2 MiB each
+  on average (``_routines_manipulation.pyx``), and then the table of their
+  addresses is a host-to-device transfer;
 * views cost nothing: ``reshape`` of contiguous data, ``permute_dims``,
   ``matrix_transpose``, ``broadcast_to``, basic slicing;
 * a new elementwise result is C-contiguous, as CuPy writes it (NumPy keeps
@@ -100,6 +103,17 @@ def uncounted():
         COUNTS.update(saved)
 
 
+def count_join(arrays):
+    """CuPy's concatenate: one kernel (and a transfer of the arrays' addresses) for more than 8 arrays of
+    one dtype averaging under 2 MiB, else one copy per array."""
+    if len(arrays) > 8 and len({a.dtype for a in arrays}) == 1 and \
+            sum(a.nbytes for a in arrays) < 2 * 1024 * 1024 * len(arrays):
+        count()
+        COUNTS["transfers"] += 1
+    else:
+        count(len(arrays))
+
+
 class CountingNamespace:
     """NumPy as the layers see it through ``backend.xp()``, counting by the rules above."""
 
@@ -126,6 +140,8 @@ class CountingNamespace:
             elif name == "asarray":
                 if isinstance(args[0], np.ndarray) and not isinstance(args[0], Counted):
                     COUNTS["transfers"] += 1      # host data arriving on the device
+            elif name in ("concat", "concatenate", "stack"):
+                count_join([plain(a) for a in args[0]])
             elif name != "empty":
                 count()
             return counted(result) if isinstance(result, np.ndarray) else result

@@ -27,6 +27,20 @@ def test_the_counter_counts_a_known_sequence_exactly():
     assert launches.COUNTS["transfers"] == 1
 
 
+def test_concat_and_stack_count_as_cupy_joins():
+    """One copy per array, as CuPy does up to 8 arrays or for large ones; one kernel (and a transfer of the
+    table of addresses) for more than 8 small arrays of one dtype."""
+    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"):
+        xp = backend.xp()
+        small = [xp.zeros((10,)) for _ in range(9)]
+        big = [xp.zeros((600_000,)) for _ in range(9)]              # 2.4 MB each
+        for arrays, join, expected in ((small[:4], xp.stack, (4, 0)), (small[:8], xp.concat, (8, 0)),
+                                       (small, xp.concat, (1, 1)), (big, xp.concat, (9, 0))):
+            launches.COUNTS.clear()
+            join(arrays)
+            assert (launches.COUNTS["other"], launches.COUNTS["transfers"]) == expected, (len(arrays), expected)
+
+
 def test_count_step_on_a_tiny_trainer():
     from benchmarks.cases import make_trainer
     backend.use("numpy")
