@@ -31,9 +31,9 @@ losses.png, metrics.csv and checkpoint.npz (written atomically; everything
 needed to resume exactly). This file is the story of a run, top to bottom:
 the Trainer and its step, then the training loop, then the commands. The
 parts around it are in gan/, one idea per file: the models, the run folder
-and what is written in it, checkpoints, Ctrl-C and SIGTERM, the data
-meeting the config, per-class runs, quality, sampling, the command line
-and its flags.
+and what is written in it, checkpoints, what a run reports as it trains,
+Ctrl-C and SIGTERM, the data meeting the config, per-class runs, quality,
+sampling, the command line and its flags.
 """
 import sys
 
@@ -46,7 +46,6 @@ import dataclasses  # noqa: E402 (after the handlers above, on purpose)
 import json
 import math
 import os
-import shlex
 import time
 
 import numpy as np
@@ -64,6 +63,7 @@ from gan.models import build_models, first_weighted_layer, sample, with_labels
 from gan.outputs import Run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
+from gan.report import EpochLog, closing_line, opening_lines
 from gan.runfolder import clear_outputs, refuse_to_replace, remove_orphans, resume_folder, run_folder
 from gan.signals import StopRequest
 from nn import backend
@@ -239,12 +239,6 @@ class Trainer:
         backend.set_rng_state(json.loads(str(state["rng"])))
 
 
-def _progress(total, initial, desc, enabled):
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False,
-                disable=not enabled, dynamic_ncols=True)
-
-
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
     """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
 
@@ -297,14 +291,7 @@ def run_training(trainer, run, new_run, progress, score_samples, run_root):
         if new_run:
             clear_outputs(cfg.out)
         run.start_metrics(trainer.step_count)
-        print(f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
-              f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
-              f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
-        if not new_run:
-            inside = (f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}"
-                      if trainer.steps_into_epoch else "")
-            print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
-                  f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+        print(opening_lines(trainer, new_run))
         if trainer.step_count == 0:
             run.save_grid(trainer)
 
@@ -322,78 +309,28 @@ def run_training(trainer, run, new_run, progress, score_samples, run_root):
     return trainer
 
 
-def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
-    """Why training ended, where it is, the last losses, what it wrote, and the command that continues it."""
-    cfg = trainer.cfg
-    where = f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.steps_into_epoch} steps"
-                                                         if trainer.steps_into_epoch else "")
-    why = f"stopped by {stopped_by}" if stopped_by else (
-        "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
-    losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
-              if trainer.last_losses is not None else "")
-    resume = "" if trainer.epoch >= cfg.epochs else \
-        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
-    return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
-            f"{run.checkpoint}" +
-            (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
-            (f", {run.gif}" if os.path.exists(run.gif) else "") + resume)
-
-
 def train_epoch(trainer, run, stop, progress=True, score_samples=None):
-    """Train to the end of the current epoch (or to --max-steps, or a Ctrl-C).
+    """Train to the end of the current epoch (or to --max-steps, or a stop request): take a batch, step, log.
 
-    Every --log-every steps the summed statistics are copied to the host once,
-    checked for NaN/inf and written as a metrics.csv row. At the epoch's end:
-    the quality score (``score_samples``, if --eval-every says so), the summary
-    line, the sample grid and the GIF.
+    The log (gan/report.py) sums each step's statistics on the device; every --log-every steps, and when
+    the loop ends, it copies them to the host once, checks them for NaN/inf and writes a metrics.csv row
+    (with the quality score ``score_samples`` at an epoch's end, if --eval-every says so). A completed
+    epoch ends with its summary line.
     """
     cfg = trainer.cfg
     max_steps = cfg.max_steps or math.inf
-    epoch = trainer.epoch + 1
-    bar = _progress(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
-                    f"epoch {epoch}/{cfg.epochs}", progress)
-    sums, n_sum = None, 0                                  # device-side sums since the last row
-    epoch_sums, epoch_steps = 0.0, 0                       # host-side, for the summary line
-    t_epoch = t_log = time.perf_counter()
-    note = ""
+    log = EpochLog(trainer, run, progress, score_samples)
     epoch_done = False
     while trainer.step_count < max_steps and not stop.requested and not epoch_done:
         stats = trainer.step(*trainer.next_batch())
-        sums = stats if sums is None else sums + stats     # stays on the device
-        n_sum += 1
-        bar.update(1)
+        log.add(stats)                                     # stays on the device
         epoch_done = trainer.batch_index >= trainer.batches_per_epoch
-        if not (n_sum == cfg.log_every or epoch_done or trainer.step_count >= max_steps or stop.requested):
-            continue
-        mean = backend.to_numpy(sums) / n_sum              # the one host transfer
-        if not np.all(np.isfinite(mean)):
-            bar.close()
-            raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} at step "
-                                f"{trainer.step_count}: training diverged; {run.kept()}")
-        now = time.perf_counter()
-        row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}", "loss_g": f"{mean[1]:.5f}",
-               "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
-               "images_per_s": f"{n_sum * cfg.batch_size / max(now - t_log, 1e-9):.1f}"}
-        if epoch_done and score_samples and epoch % cfg.eval_every == 0:
-            scored = score_samples()
-            row["fcd"] = f"{scored['fcd']:.4f}"
-            note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
-                    f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
-            t_epoch += time.perf_counter() - now           # scoring is not training time
-            now = time.perf_counter()
-        run.log(row)
-        bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
-        epoch_sums, epoch_steps = epoch_sums + mean * n_sum, epoch_steps + n_sum
-        trainer.last_losses = mean
-        sums, n_sum, t_log = None, 0, now
-    bar.close()
+        if log.steps == cfg.log_every or epoch_done or trainer.step_count >= max_steps or stop.requested:
+            trainer.last_losses = log.write_row(epoch_done)
+    log.close()
     if epoch_done:
         trainer.epoch += 1
-        seconds = time.perf_counter() - t_epoch
-        m = epoch_sums / epoch_steps
-        print(f"epoch {trainer.epoch}/{cfg.epochs}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
-              f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
-              f"{epoch_steps * cfg.batch_size / seconds:.0f} img/s  {seconds:.1f} s{note}", flush=True)
+        print(log.summary_line(), flush=True)
 
 
 # --------------------------------------------------------------------------- the commands

@@ -6,7 +6,7 @@ names, and what only the data can say), ``models`` (G, D, sampling),
 ``pictures`` (images in and out), ``checkpoint`` (atomic .npz files,
 loading models back, a checkpoint to resume from), ``runfolder`` (one run
 per folder, nothing replaced unasked), ``outputs`` (what a run writes in
-its folder),
+its folder), ``report`` (what a run prints and logs as it trains),
 ``signals`` (Ctrl-C and SIGTERM: one line at start-up, save and stop
 while training), ``per_class`` (--per-class: one run per class),
 ``quality`` (scoring samples with a classifier), ``sampling`` (the
