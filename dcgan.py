@@ -69,7 +69,7 @@ from gan.signals import StopRequest
 from nn import backend
 
 
-# --------------------------------------------------------------------------- training
+# --------------------------------------------------------------------------- the trainer
 
 class Trainer:
     """Holds the models, optimisers and the position in the data; one ``step`` is one D and one G update."""
@@ -238,6 +238,8 @@ class Trainer:
         self.fixed_noise = state["fixed_noise"]
         backend.set_rng_state(json.loads(str(state["rng"])))
 
+
+# --------------------------------------------------------------------------- the training loop
 
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
     """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
