@@ -28,74 +28,48 @@ changes training.
 A run folder (``--out``) gets: samples/epoch_NNN.png (an 8x8 grid of one
 fixed noise batch, at step 0 and after every epoch), progress.gif,
 losses.png, metrics.csv and checkpoint.npz (written atomically; everything
-needed to resume exactly). This file is the story of a run; the parts around
-it (models, pictures, checkpoints, quality, sampling, the command line and
-its flags) are in gan/.
+needed to resume exactly). This file is the story of a run, top to bottom:
+the Trainer and its step, then the training loop, then the commands. The
+parts around it are in gan/, one idea per file: the models, the run folder
+and what is written in it, checkpoints, what a run reports as it trains,
+Ctrl-C and SIGTERM, the data meeting the config, per-class runs, quality,
+sampling, the command line and its flags.
 """
 import sys
 
+from gan.signals import quiet_start   # the standard library only: installed before NumPy loads
 
-def one_line_on_ctrl_c(kind, value, tb):
-    """sys.excepthook while NumPy and friends load: Ctrl-C is one line, not a traceback. Also when Python
-    wrapped it: a KeyboardInterrupt inside a class body's ``__set_name__`` (platform.py has one) comes
-    back as a RuntimeError caused by it."""
-    cause = value
-    while cause is not None and not isinstance(cause, KeyboardInterrupt):
-        cause = cause.__cause__ or cause.__context__
-    if cause is not None:
-        print("interrupted", file=sys.stderr)
-    else:
-        sys.__excepthook__(kind, value, tb)
+if __name__ == "__main__":             # Ctrl-C (and for training SIGTERM) during the imports: one line
+    quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"]))
 
-
-def stop_on_sigterm(signum, frame):
-    """SIGTERM while no training step runs (NumPy loading, the data loading, a run being set up): one line and
-    exit 143, as SIGTERM's default would, but saying so. Nothing unsaved is lost then: a run folder is changed
-    only once training starts, and during training ``StopRequest`` handles SIGTERM itself (save, then stop)."""
-    print("stopped by SIGTERM while no training ran: nothing was lost", file=sys.stderr)
-    sys.exit(128 + signum)
-
-
-if __name__ == "__main__":
-    sys.excepthook = one_line_on_ctrl_c
-    if sys.argv[1:2] not in (["generate"], ["evaluate"]):
-        import signal
-        signal.signal(signal.SIGTERM, stop_on_sigterm)
-
-import csv  # noqa: E402 (after the hook above, on purpose)
-import dataclasses
-import glob
+import dataclasses  # noqa: E402 (after the handlers above, on purpose)
 import json
 import math
 import os
-import shlex
-import signal
 import time
 
 import numpy as np
 
-import datasets
 import nn
 from gan import quality, sampling
-from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, class_folder, checkpoint_config, load_checkpoint,
-                            load_models, name_some, non_finite_entries, prefixed, save_checkpoint, unprefixed)
+from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, checkpoint_config, load_resumable, prefixed,
+                            unprefixed)
 from gan.cli import pytorch_spellings, run_command, use_backend
 from gan.config import Config, resumed
 from gan.errors import TrainingError
+from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
 from gan.models import build_models, first_weighted_layer, sample, with_labels
-from gan.pictures import image_grid, plot_losses, save_gif, save_png, to_model_range
+from gan.outputs import Run
+from gan.per_class import train_per_class
+from gan.pictures import to_model_range
+from gan.report import EpochLog, closing_line, opening_lines
 from gan.runfolder import clear_outputs, refuse_to_replace, remove_orphans, resume_folder, run_folder
+from gan.signals import StopRequest
 from nn import backend
 
-METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
-
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr)
-
-
-# --------------------------------------------------------------------------- training
+# --------------------------------------------------------------------------- the trainer
 
 class Trainer:
     """Holds the models, optimisers and the position in the data; one ``step`` is one D and one G update."""
@@ -265,164 +239,7 @@ class Trainer:
         backend.set_rng_state(json.loads(str(state["rng"])))
 
 
-class Run:
-    """The run folder: metrics.csv, sample grids, progress.gif, losses.png, checkpoint.npz."""
-
-    def __init__(self, out):
-        self.out = out
-        self.samples = os.path.join(out, "samples")
-        self.checkpoint = os.path.join(out, "checkpoint.npz")
-        self.metrics = os.path.join(out, "metrics.csv")
-        self.gif = os.path.join(out, "progress.gif")
-
-    def start_metrics(self, keep_up_to_step):
-        """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint)."""
-        rows = []
-        if keep_up_to_step > 0 and os.path.exists(self.metrics):
-            with open(self.metrics, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_up_to_step]
-        with open(self.metrics, "w", newline="") as f:
-            w = csv.DictWriter(f, METRIC_FIELDS)
-            w.writeheader()
-            w.writerows(rows)
-
-    def log(self, row):
-        with open(self.metrics, "a", newline="") as f:
-            csv.DictWriter(f, METRIC_FIELDS).writerow(row)
-
-    def save_grid(self, trainer):
-        """The fixed-noise grid of where training is: samples/epoch_NNN.png at an epoch's end,
-        epoch_NNN_step_SSSSSSS.png when it stopped inside epoch NNN + 1 (sorted between the two)."""
-        name = f"epoch_{trainer.epoch:03d}" + (f"_step_{trainer.step_count:07d}" if trainer.steps_into_epoch
-                                               and trainer.step_count else "")
-        path = os.path.join(self.samples, name + ".png")
-        save_png(image_grid(trainer.grid_images()), path)
-        return path
-
-    def save_gif(self):
-        """progress.gif from every grid so far; a grid that cannot be read is left out, with a warning."""
-        from PIL import Image
-        frames, unreadable = [], []
-        for path in sorted(glob.glob(os.path.join(self.samples, "epoch_*.png"))):
-            try:
-                with Image.open(path) as image:
-                    frames.append(np.array(image))
-            except Exception:
-                unreadable.append(os.path.basename(path))
-        if unreadable:
-            warn(f"progress.gif leaves out {len(unreadable)} unreadable grid(s): {', '.join(unreadable[:3])}")
-        frames = [f[:, :, None] if f.ndim == 2 else f for f in frames if f.shape == frames[-1].shape]
-        save_gif(frames, self.gif)
-        return self.gif
-
-    def side_outputs(self, trainer):
-        """The grid, the GIF and the loss plot: each a warning if it fails, never a stop (the checkpoint is saved)."""
-        grid = None
-        for what, write in (("the sample grid", lambda: self.save_grid(trainer)), ("progress.gif", self.save_gif),
-                            ("losses.png", self.plot_losses)):
-            try:
-                result = write()
-                grid = result if what == "the sample grid" else grid
-            except Exception as e:
-                warn(f"could not write {what} in {self.out} ({type(e).__name__}: {e}); training goes on")
-        return grid
-
-    def save_checkpoint(self, trainer):
-        """Atomically; a full disk or a write error is one line, and the previous checkpoint is kept.
-        A model with NaN or infinite weights or statistics is never saved: the run stops, as on a NaN loss."""
-        state = trainer.state()
-        diverged = non_finite_entries(state)
-        if diverged:
-            raise TrainingError(f"{name_some(diverged)} became NaN or infinite at step {trainer.step_count}: "
-                                f"training diverged; {self.kept()}")
-        try:
-            save_checkpoint(self.checkpoint, state)
-        except OSError as e:
-            raise TrainingError(f"could not write {self.checkpoint} ({e.strerror or e}); the previous checkpoint, "
-                                "if any, is kept as it was") from None
-
-    def kept(self):
-        """What a run that stops on divergence leaves: the checkpoint on disk and where it is, or none."""
-        if not os.path.exists(self.checkpoint):
-            return "no checkpoint was written"
-        with np.load(self.checkpoint) as f:
-            step, epoch = int(f["step"]), int(f["epoch"])
-        return f"the last good checkpoint {self.checkpoint} (step {step}, epoch {epoch}) is kept"
-
-    def plot_losses(self):
-        with open(self.metrics, newline="") as f:
-            rows = list(csv.DictReader(f))
-        plot_losses(rows, os.path.join(self.out, "losses.png"))
-
-
-class StopRequest:
-    """Ctrl-C or SIGTERM (what `timeout`, Docker and Slurm send) asks the loop to stop after the
-    current step and save; a second one aborts at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.requested = None                     # the name of the signal that asked, once one has
-
-    def __enter__(self):
-        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-
-def _progress(total, initial, desc, enabled):
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False,
-                disable=not enabled, dynamic_ncols=True)
-
-
-def load_training_data(cfg):
-    return datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
-                                 strict=cfg.strict_data)
-
-
-def fit_to_data(cfg, images, labels):
-    """The Config with what only the data can say filled in: channels, and classes for a conditional model."""
-    nc = cfg.nc if cfg.nc is not None else int(images.shape[1])
-    n_classes = conditional_classes(labels, cfg.n_classes) if cfg.conditional else cfg.n_classes
-    if images.shape[1] != nc:
-        raise TrainingError(f"the data has {images.shape[1]} channels, the checkpoint's model {nc}")
-    if len(images) < cfg.batch_size:
-        raise TrainingError(f"{len(images)} images is fewer than one batch of {cfg.batch_size}: "
-                            f"pass a smaller --batch-size (at most {len(images)}) or add images")
-    return dataclasses.replace(cfg, nc=nc, n_classes=n_classes)
-
-
-def planned_steps(cfg, n_images):
-    """The steps a run of this Config takes: its epochs of full batches, or --max-steps if that is fewer."""
-    steps = cfg.epochs * (n_images // cfg.batch_size)
-    return min(steps, cfg.max_steps) if cfg.max_steps else steps
-
-
-def conditional_classes(labels, saved=0):
-    """How many classes a conditional model has: the checkpoint's (``saved``), or one per label value from 0 to
-    the largest, each of which must have images (one stray label of 99 would build a 100-class model)."""
-    n = int(labels.max()) + 1
-    if saved and n > saved:
-        raise TrainingError(f"--conditional: the data has label {n - 1}, the checkpoint's model knows classes "
-                            f"0..{saved - 1}: resume with the data it was trained on")
-    if saved:
-        return saved
-    empty = np.flatnonzero(np.bincount(labels, minlength=n) == 0)
-    if empty.size:
-        raise TrainingError(f"--conditional: the labels run up to {n - 1}, but {empty.size} of the classes 0..{n - 1} "
-                            f"have no images ({name_some([str(k) for k in empty])}): a conditional model needs images "
-                            "of every class; check the data's labels")
-    return n
-
+# --------------------------------------------------------------------------- the training loop
 
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
     """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
@@ -476,14 +293,7 @@ def run_training(trainer, run, new_run, progress, score_samples, run_root):
         if new_run:
             clear_outputs(cfg.out)
         run.start_metrics(trainer.step_count)
-        print(f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
-              f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
-              f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
-        if not new_run:
-            inside = (f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}"
-                      if trainer.steps_into_epoch else "")
-            print(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
-                  f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+        print(opening_lines(trainer, new_run))
         if trainer.step_count == 0:
             run.save_grid(trainer)
 
@@ -501,139 +311,28 @@ def run_training(trainer, run, new_run, progress, score_samples, run_root):
     return trainer
 
 
-def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
-    """Why training ended, where it is, the last losses, what it wrote, and the command that continues it."""
-    cfg = trainer.cfg
-    where = f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.steps_into_epoch} steps"
-                                                         if trainer.steps_into_epoch else "")
-    why = f"stopped by {stopped_by}" if stopped_by else (
-        "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
-    losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
-              if trainer.last_losses is not None else "")
-    resume = "" if trainer.epoch >= cfg.epochs else \
-        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
-    return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
-            f"{run.checkpoint}" +
-            (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
-            (f", {run.gif}" if os.path.exists(run.gif) else "") + resume)
-
-
 def train_epoch(trainer, run, stop, progress=True, score_samples=None):
-    """Train to the end of the current epoch (or to --max-steps, or a Ctrl-C).
+    """Train to the end of the current epoch (or to --max-steps, or a stop request): take a batch, step, log.
 
-    Every --log-every steps the summed statistics are copied to the host once,
-    checked for NaN/inf and written as a metrics.csv row. At the epoch's end:
-    the quality score (``score_samples``, if --eval-every says so), the summary
-    line, the sample grid and the GIF.
+    The log (gan/report.py) sums each step's statistics on the device; every --log-every steps, and when
+    the loop ends, it copies them to the host once, checks them for NaN/inf and writes a metrics.csv row
+    (with the quality score ``score_samples`` at an epoch's end, if --eval-every says so). A completed
+    epoch ends with its summary line.
     """
     cfg = trainer.cfg
     max_steps = cfg.max_steps or math.inf
-    epoch = trainer.epoch + 1
-    bar = _progress(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
-                    f"epoch {epoch}/{cfg.epochs}", progress)
-    sums, n_sum = None, 0                                  # device-side sums since the last row
-    epoch_sums, epoch_steps = 0.0, 0                       # host-side, for the summary line
-    t_epoch = t_log = time.perf_counter()
-    note = ""
+    log = EpochLog(trainer, run, progress, score_samples)
     epoch_done = False
     while trainer.step_count < max_steps and not stop.requested and not epoch_done:
         stats = trainer.step(*trainer.next_batch())
-        sums = stats if sums is None else sums + stats     # stays on the device
-        n_sum += 1
-        bar.update(1)
+        log.add(stats)                                     # stays on the device
         epoch_done = trainer.batch_index >= trainer.batches_per_epoch
-        if not (n_sum == cfg.log_every or epoch_done or trainer.step_count >= max_steps or stop.requested):
-            continue
-        mean = backend.to_numpy(sums) / n_sum              # the one host transfer
-        if not np.all(np.isfinite(mean)):
-            bar.close()
-            raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} at step "
-                                f"{trainer.step_count}: training diverged; {run.kept()}")
-        now = time.perf_counter()
-        row = {"step": trainer.step_count, "epoch": epoch, "loss_d": f"{mean[0]:.5f}", "loss_g": f"{mean[1]:.5f}",
-               "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
-               "images_per_s": f"{n_sum * cfg.batch_size / max(now - t_log, 1e-9):.1f}"}
-        if epoch_done and score_samples and epoch % cfg.eval_every == 0:
-            scored = score_samples()
-            row["fcd"] = f"{scored['fcd']:.4f}"
-            note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
-                    f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
-            t_epoch += time.perf_counter() - now           # scoring is not training time
-            now = time.perf_counter()
-        run.log(row)
-        bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
-        epoch_sums, epoch_steps = epoch_sums + mean * n_sum, epoch_steps + n_sum
-        trainer.last_losses = mean
-        sums, n_sum, t_log = None, 0, now
-    bar.close()
+        if log.steps == cfg.log_every or epoch_done or trainer.step_count >= max_steps or stop.requested:
+            trainer.last_losses = log.write_row(epoch_done)
+    log.close()
     if epoch_done:
         trainer.epoch += 1
-        seconds = time.perf_counter() - t_epoch
-        m = epoch_sums / epoch_steps
-        print(f"epoch {trainer.epoch}/{cfg.epochs}  step {trainer.step_count}  loss_d {m[0]:.3f}  "
-              f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
-              f"{epoch_steps * cfg.batch_size / seconds:.0f} img/s  {seconds:.1f} s{note}", flush=True)
-
-
-def train_per_class(cfg, progress=True, resuming=False, overwrite=False):
-    """--per-class (one DCGAN per class): one G/D pair per class, each a normal run in OUT/class_KK/.
-
-    Resuming continues each class where it stopped and skips finished ones. A new per-class run replaces
-    what OUT held (with --overwrite) only once the data is loaded and every class has a batch.
-    At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
-    """
-    with run_folder(cfg.out):
-        if not resuming:
-            refuse_to_replace(cfg.out, overwrite, cfg.out)
-        images, labels = load_training_data(cfg)
-        check_per_class_start(cfg, labels)
-        if not resuming:
-            clear_outputs(cfg.out)
-        with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
-            f.write(cfg.to_json())
-        rows = []
-        for k in np.unique(labels):
-            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
-            ckpt = os.path.join(sub.out, "checkpoint.npz")
-            state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
-            print(f"--- class {k} ---")
-            if state is not None and int(state["epoch"]) >= cfg.epochs:
-                print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
-            else:
-                if state is not None:
-                    sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
-                trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
-                                overwrite=state is None)      # a class folder without a checkpoint is ours to redo
-                if trainer.interrupted:
-                    return
-            _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
-            z = np.random.default_rng(cfg.seed + 1).standard_normal((8, cfg.nz, 1, 1)).astype(np.float32)
-            rows.append(sample(G, z))
-        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
-    print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
-
-
-def check_per_class_start(cfg, labels):
-    """What every class's run needs, checked before the first one starts: a batch of images of each class,
-    and the --eval-every classifier."""
-    counts = np.bincount(labels)
-    smallest = int(np.flatnonzero(counts)[np.argmin(counts[counts > 0])])
-    if counts[smallest] < cfg.batch_size:
-        raise TrainingError(f"--per-class: class {smallest} has {counts[smallest]} images, fewer than one batch of "
-                            f"{cfg.batch_size}: pass a smaller --batch-size (at most {counts[smallest]}) or add images")
-    if cfg.eval_every:
-        quality.load_classifier(cfg.classifier)
-
-
-def load_resumable(path):
-    """A checkpoint to continue training from. One holding NaN or infinity (saved by a version that did not
-    check) is refused by name: its run had diverged, and training on would only report a NaN loss."""
-    state = load_checkpoint(path)
-    diverged = non_finite_entries(state)
-    if diverged:
-        raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
-                            "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
-    return state
+        print(log.summary_line(), flush=True)
 
 
 # --------------------------------------------------------------------------- the commands
@@ -648,7 +347,7 @@ def train_main(args):
     if out is not None and os.path.exists(os.path.join(out, PER_CLASS_CONFIG)):
         with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
             cfg = resumed(Config.from_json(f.read()), out, args)
-        return train_per_class(cfg, not args.no_progress, resuming=True)
+        return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
         ckpt = os.path.join(out, "checkpoint.npz")
         resume_state = load_resumable(ckpt)
@@ -666,7 +365,8 @@ def train_main(args):
     if cfg.eval_every and not cfg.classifier:
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     if cfg.per_class:
-        return train_per_class(cfg, not args.no_progress, resuming=bool(args.resume), overwrite=args.overwrite)
+        return train_per_class(cfg, train, not args.no_progress, resuming=bool(args.resume),
+                               overwrite=args.overwrite)
     train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
 
 

@@ -25,6 +25,7 @@ import datasets
 import nn
 from gan import checkpoint, cli, models, quality
 from gan.config import Config
+from gan.fit import fit_to_data
 from nn import backend
 
 
@@ -52,7 +53,7 @@ def main(argv=None):
     backend.seed(cfg.seed)                                     # as dcgan.train() does
     images, labels = datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size)
     images, labels = images[:args.limit], labels[:args.limit]
-    cfg = dcgan.fit_to_data(cfg, images, labels)
+    cfg = fit_to_data(cfg, images, labels)
     trainer = dcgan.Trainer(cfg, images, labels)
     averages = {}
     for decay in [float(d) for d in args.decays.split(",")]:

@@ -14,7 +14,7 @@ import numpy as np
 from nn import backend
 
 from .config import Config
-from .errors import UserError
+from .errors import TrainingError, UserError
 from .files import numpy_file_kind
 from .models import build_models
 
@@ -84,6 +84,17 @@ def read_npz(path, marker, what):
 def load_checkpoint(path):
     """Read a training checkpoint into a dict of arrays."""
     return read_npz(path, CHECKPOINT_FORMAT, "checkpoint")
+
+
+def load_resumable(path):
+    """A checkpoint to continue training from. One holding NaN or infinity (saved by a version that did not
+    check) is refused by name: its run had diverged, and training on would only report a NaN loss."""
+    state = load_checkpoint(path)
+    diverged = non_finite_entries(state)
+    if diverged:
+        raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
+                            "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
+    return state
 
 
 def prefixed(prefix, d):

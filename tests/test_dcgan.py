@@ -12,6 +12,7 @@ from PIL import Image
 import dcgan
 from gan import checkpoint, errors, models
 from gan.config import Config
+from gan.outputs import METRIC_FIELDS
 import nn
 from nn import backend
 
@@ -92,7 +93,7 @@ def test_run_leaves_every_output(trained_run):
     assert Image.open(out / "progress.gif").n_frames == 3
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == dcgan.METRIC_FIELDS
+    assert list(rows[0]) == METRIC_FIELDS
     assert [int(r["step"]) for r in rows] == [2, 4, 5, 7, 9, 10]
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z"))
     assert all(0 <= float(r["d_x"]) <= 1 for r in rows)

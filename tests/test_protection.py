@@ -223,17 +223,31 @@ def test_ctrl_c_at_any_moment_is_never_a_traceback(folder, tmp_path, delay):
 def test_ctrl_c_that_python_wrapped_is_still_one_line(capsys):
     """Seen once in CI under load: SIGINT while platform.py built a class surfaced as "RuntimeError: Error
     calling __set_name__ ..." (caused by the KeyboardInterrupt) and printed a traceback."""
-    import dcgan
+    from gan.signals import one_line_on_ctrl_c
     try:
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt as e:
             raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from e
     except RuntimeError as wrapped:
-        dcgan.one_line_on_ctrl_c(RuntimeError, wrapped, wrapped.__traceback__)
+        one_line_on_ctrl_c(RuntimeError, wrapped, wrapped.__traceback__)
     assert capsys.readouterr().err == "interrupted\n"
     try:
         raise ValueError("a real bug")
     except ValueError as e:
-        dcgan.one_line_on_ctrl_c(ValueError, e, e.__traceback__)
+        one_line_on_ctrl_c(ValueError, e, e.__traceback__)
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_start_up_handlers_load_before_numpy():
+    """dcgan.py installs them from gan/signals.py before its other imports: that module (and gan/__init__.py)
+    must import nothing heavy, or Ctrl-C during NumPy's import would be a traceback again."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; import gan.signals; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'nn', 'datasets', 'PIL')"
+            " or m.startswith('gan.') and m != 'gan.signals'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

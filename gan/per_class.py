@@ -1,0 +1,72 @@
+"""--per-class: one DCGAN per class, each a normal run in its own folder OUT/class_KK/.
+
+``train_per_class(cfg, train, ...)`` checks what every class's run needs
+before the first one starts (``check_per_class_start``), then trains the
+classes one after the other with ``train`` (dcgan.py's, passed in: nothing
+in gan/ imports dcgan.py), and finally draws OUT/classes.png, one row of
+samples per class.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from . import quality
+from .checkpoint import PER_CLASS_CONFIG, checkpoint_config, class_folder, load_checkpoint, load_models, load_resumable
+from .config import resumed
+from .errors import TrainingError
+from .fit import load_training_data
+from .models import sample
+from .pictures import image_grid, save_png
+from .runfolder import clear_outputs, refuse_to_replace, run_folder
+
+
+def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
+    """--per-class (one DCGAN per class): one G/D pair per class, each a normal run in OUT/class_KK/,
+    trained by ``train`` (dcgan.train: one run, returning its Trainer).
+
+    Resuming continues each class where it stopped and skips finished ones. A new per-class run replaces
+    what OUT held (with --overwrite) only once the data is loaded and every class has a batch.
+    At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
+    """
+    with run_folder(cfg.out):
+        if not resuming:
+            refuse_to_replace(cfg.out, overwrite, cfg.out)
+        images, labels = load_training_data(cfg)
+        check_per_class_start(cfg, labels)
+        if not resuming:
+            clear_outputs(cfg.out)
+        with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
+            f.write(cfg.to_json())
+        rows = []
+        for k in np.unique(labels):
+            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
+            ckpt = os.path.join(sub.out, "checkpoint.npz")
+            state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
+            print(f"--- class {k} ---")
+            if state is not None and int(state["epoch"]) >= cfg.epochs:
+                print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
+            else:
+                if state is not None:
+                    sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
+                trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
+                                overwrite=state is None)      # a class folder without a checkpoint is ours to redo
+                if trainer.interrupted:
+                    return
+            _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
+            z = np.random.default_rng(cfg.seed + 1).standard_normal((8, cfg.nz, 1, 1)).astype(np.float32)
+            rows.append(sample(G, z))
+        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
+    print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
+
+
+def check_per_class_start(cfg, labels):
+    """What every class's run needs, checked before the first one starts: a batch of images of each class,
+    and the --eval-every classifier."""
+    counts = np.bincount(labels)
+    smallest = int(np.flatnonzero(counts)[np.argmin(counts[counts > 0])])
+    if counts[smallest] < cfg.batch_size:
+        raise TrainingError(f"--per-class: class {smallest} has {counts[smallest]} images, fewer than one batch of "
+                            f"{cfg.batch_size}: pass a smaller --batch-size (at most {counts[smallest]}) or add images")
+    if cfg.eval_every:
+        quality.load_classifier(cfg.classifier)

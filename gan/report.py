@@ -1,0 +1,122 @@
+"""What a run reports as it trains: opening lines, metrics rows, the progress bar, epoch lines, the closing line.
+
+``EpochLog`` is one epoch's bookkeeping: each step's statistics (loss_d,
+loss_g, D(x), D(G(z))) are summed on the device; every --log-every steps
+they are copied to the host once, checked for NaN/inf and written as a
+metrics.csv row (with the quality score at an epoch's end, if
+--eval-every asks); the epoch ends with one summary line. ``closing_line``
+is the last line of a run: why it ended, where, and how to continue it.
+"""
+import os
+import shlex
+import time
+
+import numpy as np
+
+from nn import backend
+
+from .errors import TrainingError
+
+
+class EpochLog:
+    """The statistics, metrics.csv rows, progress bar and summary line of the epoch under way."""
+
+    def __init__(self, trainer, run, progress=True, score_samples=None):
+        self.trainer, self.run, self.score_samples = trainer, run, score_samples
+        self.epoch = trainer.epoch + 1
+        self.bar = progress_bar(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
+                                f"epoch {self.epoch}/{trainer.cfg.epochs}", progress)
+        self.sums, self.steps = None, 0                    # device-side sums since the last row
+        self.epoch_sums, self.epoch_steps = 0.0, 0         # host-side, for the summary line
+        self.note = ""                                     # the quality score, for the summary line
+        self.started = self.last_row = time.perf_counter()
+
+    def add(self, stats):
+        """One step's statistics, added on the device: no host transfer."""
+        self.sums = stats if self.sums is None else self.sums + stats
+        self.steps += 1
+        self.bar.update(1)
+
+    def write_row(self, epoch_done):
+        """The mean since the last row, copied to the host once and checked, as a metrics.csv row; at the
+        epoch's end the quality score too (every --eval-every epochs). Returns the mean."""
+        cfg = self.trainer.cfg
+        mean = backend.to_numpy(self.sums) / self.steps    # the one host transfer
+        self.check_finite(mean)
+        now = time.perf_counter()
+        row = {"step": self.trainer.step_count, "epoch": self.epoch, "loss_d": f"{mean[0]:.5f}",
+               "loss_g": f"{mean[1]:.5f}", "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
+               "images_per_s": f"{self.steps * cfg.batch_size / max(now - self.last_row, 1e-9):.1f}"}
+        if epoch_done and self.score_samples and self.epoch % cfg.eval_every == 0:
+            row["fcd"], self.note = score(self.score_samples)
+            self.started += time.perf_counter() - now      # scoring is not training time
+            now = time.perf_counter()
+        self.run.log(row)
+        self.bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
+        self.epoch_sums, self.epoch_steps = self.epoch_sums + mean * self.steps, self.epoch_steps + self.steps
+        self.sums, self.steps, self.last_row = None, 0, now
+        return mean
+
+    def check_finite(self, mean):
+        """A NaN or infinite loss stops the run in one line, saying which checkpoint is kept."""
+        if not np.all(np.isfinite(mean)):
+            self.bar.close()
+            raise TrainingError(f"loss became {mean[0] if not np.isfinite(mean[0]) else mean[1]} at step "
+                                f"{self.trainer.step_count}: training diverged; {self.run.kept()}")
+
+    def close(self):
+        self.bar.close()
+
+    def summary_line(self):
+        """The epoch's mean statistics and speed (scoring time left out), after ``close``."""
+        cfg = self.trainer.cfg
+        seconds = time.perf_counter() - self.started
+        m = self.epoch_sums / self.epoch_steps
+        return (f"epoch {self.epoch}/{cfg.epochs}  step {self.trainer.step_count}  loss_d {m[0]:.3f}  "
+                f"loss_g {m[1]:.3f}  D(x) {m[2]:.3f}  D(G(z)) {m[3]:.3f}  "
+                f"{self.epoch_steps * cfg.batch_size / seconds:.0f} img/s  {seconds:.1f} s{self.note}")
+
+
+def score(score_samples):
+    """The quality score of the sampler now: (metrics.csv's fcd field, the note for the summary line)."""
+    scored = score_samples()
+    note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
+            f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
+    return f"{scored['fcd']:.4f}", note
+
+
+def progress_bar(total, initial, desc, enabled):
+    """A tqdm bar of the epoch's steps that disappears when closed (``enabled`` False: --no-progress)."""
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False,
+                disable=not enabled, dynamic_ncols=True)
+
+
+def opening_lines(trainer, new_run):
+    """What is trained, on what, where; and, resuming, where training picks up and how far it goes."""
+    cfg = trainer.cfg
+    line = (f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
+            f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
+            f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
+    if new_run:
+        return line
+    inside = f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}" if trainer.steps_into_epoch else ""
+    return (line + f"\nresuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
+            f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+
+
+def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
+    """Why training ended, where it is, the last losses, what it wrote, and the command that continues it."""
+    cfg = trainer.cfg
+    where = f"{trainer.epoch} of {cfg.epochs} epochs" + (f" + {trainer.steps_into_epoch} steps"
+                                                         if trainer.steps_into_epoch else "")
+    why = f"stopped by {stopped_by}" if stopped_by else (
+        "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
+    losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
+              if trainer.last_losses is not None else "")
+    resume = "" if trainer.epoch >= cfg.epochs else \
+        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
+    return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
+            f"{run.checkpoint}" +
+            (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +
+            (f", {run.gif}" if os.path.exists(run.gif) else "") + resume)
