@@ -10,8 +10,10 @@ its folder), ``report`` (what a run prints and logs as it trains),
 ``signals`` (Ctrl-C and SIGTERM: one line at start-up, save and stop
 while training), ``per_class`` (--per-class: one run per class),
 ``quality`` (scoring samples with a classifier), ``sampling`` (the
-``generate`` and ``evaluate`` commands), ``errors`` and ``cli`` (errors as
-one line, argparse types). Nothing here imports dcgan.py.
+``generate`` and ``evaluate`` commands), ``samples`` (samples files read
+back), ``files`` (output paths checked first, atomic writes), ``memory``
+(sizes against the machine's memory), ``errors`` and ``cli`` (errors as one
+line, argparse types). Nothing here imports dcgan.py.
 
 This file imports nothing: dcgan.py loads ``gan.signals`` before NumPy.
 """
