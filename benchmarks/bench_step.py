@@ -14,6 +14,9 @@ One JSON line per case:
   breakdown_s                  one more set of steps with timers around GEMMs, im2col, col2im,
                                BatchNorm, activations, loss and Adam ("other": the rest:
                                reshapes/transposes, bias adds, data conversion)
+  non_gemm_s                   that step's time outside the GEMMs (everything but "gemm"): im2col,
+                               col2im, BatchNorm, activations, Adam, ..., which NumPy runs on one
+                               core while the BLAS runs the GEMMs on all (docs/benchmarks.md, "Every core")
   gflop_per_s                  conv FLOPs of a step (3 G-forwards + 9 D-forwards worth: forward,
                                input and weight gradients) divided by the median step time
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
@@ -246,6 +249,7 @@ def main(argv=None):
                   "s_per_step": round(step_time, 4),
                   "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
                   "breakdown_step_s": round(hooked, 4),
+                  "non_gemm_s": round(hooked - parts.get("gemm", 0.0), 4),
                   "gflop_per_s": round(flops / step_time / 1e9, 1),
                   "sgemm_gflop_per_s": round(peak, 1),
                   "fraction_of_sgemm": round(flops / step_time / 1e9 / peak, 3)}
