@@ -77,13 +77,14 @@ fi
 
 data=(--dataset fashion-mnist --data-dir "$DATA_DIR")
 # shellcheck disable=SC2086
+# --overwrite: a second run of this script replaces its own results (they are this script's, in $OUT)
 step train "$PYTHON" dcgan.py "${data[@]}" --backend "$BACKEND" --epochs "$EPOCHS" --out "$OUT/run" \
-    --no-progress ${TRAIN_FLAGS:-}
+    --overwrite --no-progress ${TRAIN_FLAGS:-}
 step generate "$PYTHON" dcgan.py generate --checkpoint "$OUT/run/checkpoint.npz" --n 64 \
-    --out "$OUT/generated" --backend "$BACKEND"
+    --out "$OUT/generated" --overwrite --backend "$BACKEND"
 # shellcheck disable=SC2086
 step classifier "$PYTHON" -m examples.train_classifier "${data[@]}" --backend "$BACKEND" \
-    --out "$OUT/classifier.npz" ${CLASSIFIER_FLAGS:-}
+    --out "$OUT/classifier.npz" --overwrite ${CLASSIFIER_FLAGS:-}
 # shellcheck disable=SC2086
 step evaluate "$PYTHON" dcgan.py evaluate --checkpoint "$OUT/run/checkpoint.npz" --classifier "$OUT/classifier.npz" \
     --backend "$BACKEND" --json "$OUT/quality.json" ${EVAL_FLAGS:-}

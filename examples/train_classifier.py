@@ -39,6 +39,7 @@ def parser():
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="the data to classify")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else download)")
     p.add_argument("--out", required=True, help="where to save the classifier (.npz; missing folders are created)")
+    p.add_argument("--overwrite", action="store_true", help="replace the classifier already at --out")
     p.add_argument("--epochs", type=cli.positive_int, default=4, help="passes over the training split")
     p.add_argument("--batch-size", type=cli.positive_int, default=128, help="images per Adam step")
     p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
@@ -51,6 +52,9 @@ def parser():
 
 def run(args):
     files.output_file(args.out)                  # a bad --out is one line now, not after the training
+    if os.path.exists(args.out) and not args.overwrite:
+        raise UserError(f"--out {args.out} already holds a file: choose another --out, or pass --overwrite "
+                        "to replace it once the new classifier is trained")
     cli.use_backend(args.backend)
     backend.seed(args.seed)
     x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")

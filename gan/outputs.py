@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from . import files
 from .checkpoint import name_some, non_finite_entries, save_checkpoint
 from .errors import TrainingError
 from .pictures import image_grid, plot_losses, save_gif, save_png
@@ -34,15 +35,19 @@ class Run:
         self.gif = os.path.join(out, "progress.gif")
 
     def start_metrics(self, keep_up_to_step):
-        """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint)."""
+        """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint), rewritten
+        atomically: a failure while rewriting leaves the old metrics.csv as it was."""
         rows = []
         if keep_up_to_step > 0 and os.path.exists(self.metrics):
             with open(self.metrics, newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_up_to_step]
-        with open(self.metrics, "w", newline="") as f:
-            w = csv.DictWriter(f, METRIC_FIELDS)
-            w.writeheader()
-            w.writerows(rows)
+
+        def write(path):
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, METRIC_FIELDS)
+                w.writeheader()
+                w.writerows(rows)
+        files.write_atomically(self.metrics, write)
 
     def log(self, row):
         with open(self.metrics, "a", newline="") as f:

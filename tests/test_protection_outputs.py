@@ -363,3 +363,42 @@ def test_a_classifier_without_its_dataset_still_loads(tiny_classifier, no_checks
     assert evaluate_samples(tmp_path / "s.npy", str(old), "--dataset", "mnist") == 0
     assert evaluate_samples(tmp_path / "s.npy", str(old)) == 1
     one_line_error(capsys, "--dataset")
+
+
+def test_train_classifier_never_replaces_a_classifier_unasked(tmp_path, tiny_mnist, capsys):
+    """An existing --out is refused before training (one line, the file as it was); --overwrite replaces it."""
+    from examples import train_classifier
+    out = tmp_path / "classifier.npz"
+    out.write_bytes(b"an earlier classifier")
+    flags = ["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1", "--no-progress"]
+    assert train_classifier.main(flags) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out") and "already holds a file" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"an earlier classifier"
+    assert train_classifier.main(flags + ["--overwrite"]) == 0
+    assert out.read_bytes() != b"an earlier classifier"
+
+
+def test_metrics_csv_is_rewritten_atomically_on_resume(tmp_path, monkeypatch):
+    """Resuming rewrites metrics.csv to the checkpoint's step; a failure while rewriting (a full disk)
+    leaves the old file whole instead of a truncated one."""
+    import csv as csv_module
+    import errno
+    from gan.errors import UserError
+    from gan.outputs import METRIC_FIELDS, Run
+    run = Run(str(tmp_path))
+    with open(run.metrics, "w", newline="") as f:
+        w = csv_module.DictWriter(f, METRIC_FIELDS)
+        w.writeheader()
+        w.writerows({**{k: 0 for k in METRIC_FIELDS}, "step": s} for s in (10, 20, 30))
+    before = open(run.metrics).read()
+
+    def full_disk(self, rows):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(csv_module.DictWriter, "writerows", full_disk)
+    with pytest.raises(UserError, match="nothing was written there"):
+        run.start_metrics(20)
+    assert open(run.metrics).read() == before
+    monkeypatch.undo()
+    run.start_metrics(20)
+    assert [r["step"] for r in csv_module.DictReader(open(run.metrics))] == ["10", "20"]
