@@ -12,8 +12,10 @@
 * ``StagedFolder`` collects a set of files in a hidden temp folder and moves
   them into place only once all of them are written.
 """
+import glob
 import os
 import shutil
+import sys
 import tempfile
 
 from .errors import UserError
@@ -111,15 +113,17 @@ class StagedFolder:
     Files are written into a hidden temp folder inside ``out`` and renamed into ``out`` by
     ``commit`` (renames need no space: a full disk fails while staging, before anything in
     ``out`` changed). Leaving the block without ``commit`` removes the temp folder. An OSError
-    while staging is one line naming the file.
+    while staging is one line naming the file. A temp folder that a killed process left behind
+    (its name holds the process id) is removed by the next one, with a note.
     """
 
     def __init__(self, out, flag="--out"):
         self.out, self.flag = out, flag
 
     def __enter__(self):
+        remove_dead_staging(self.out)
         try:
-            self.folder = tempfile.mkdtemp(prefix=".staging-", dir=self.out)
+            self.folder = tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.out)
         except OSError as e:
             raise UserError(f"cannot write in {self.flag} {self.out}: {why(e)}") from None
         self.names = []
@@ -143,3 +147,22 @@ class StagedFolder:
 
     def __exit__(self, *exc):
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def remove_dead_staging(out):
+    """Remove ``.staging-PID-*`` folders in ``out`` whose process no longer runs (killed mid-write)."""
+    for folder in glob.glob(os.path.join(out, ".staging-*-*")):
+        pid = os.path.basename(folder).split("-")[1]
+        if pid.isdigit() and not process_runs(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"note: removed {folder}, the unfinished output of a process that was killed", file=sys.stderr)
+
+
+def process_runs(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                       # it runs, as another user
+        return True
+    return True

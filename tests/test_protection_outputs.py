@@ -402,3 +402,22 @@ def test_metrics_csv_is_rewritten_atomically_on_resume(tmp_path, monkeypatch):
     monkeypatch.undo()
     run.start_metrics(20)
     assert [r["step"] for r in csv_module.DictReader(open(run.metrics))] == ["10", "20"]
+
+
+def test_the_next_generate_removes_what_a_killed_generate_left_behind(tmp_path, capsys):
+    """A generate killed mid-write (SIGKILL: no clean-up runs) leaves its hidden staging folder; the next
+    generate into that folder removes it with a note, and never one of a process still running."""
+    import subprocess
+    from gan.files import StagedFolder
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f".staging-{dead.pid}-abc123"
+    left.mkdir()
+    (left / "samples.npy").write_bytes(b"half")
+    alive = tmp_path / f".staging-{os.getpid()}-live"
+    alive.mkdir()
+    with StagedFolder(str(tmp_path)) as stage:
+        stage.write("x.txt", lambda p: open(p, "w").write("x"))
+        stage.commit()
+    assert not left.exists() and alive.exists() and (tmp_path / "x.txt").exists()
+    assert f"note: removed {left}" in capsys.readouterr().err
