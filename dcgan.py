@@ -337,6 +337,14 @@ def train_epoch(trainer, run, stop, progress=True, score_samples=None):
 
 # --------------------------------------------------------------------------- the commands
 
+def note_ignored_flags(cfg, args):
+    """One note naming the flags --resume does not apply (the run's model and optimiser are its own)."""
+    ignored = ignored_on_resume(cfg, args, args.given)
+    if ignored:
+        print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
+              file=sys.stderr)
+
+
 def train_main(args):
     """The train command: a new run from the flags (gan/flags.py), or --resume OUT (a run folder, its
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
@@ -347,15 +355,13 @@ def train_main(args):
     if out is not None and os.path.exists(os.path.join(out, PER_CLASS_CONFIG)):
         with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
             cfg = resumed(Config.from_json(f.read()), out, args)
+        note_ignored_flags(cfg, args)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
         ckpt = os.path.join(out, "checkpoint.npz")
         resume_state = load_resumable(ckpt)
         cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
-        ignored = ignored_on_resume(cfg, args, args.given)
-        if ignored:
-            print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
-                  file=sys.stderr)
+        note_ignored_flags(cfg, args)
         if int(resume_state["epoch"]) >= cfg.epochs:
             print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
                   f"pass a larger --epochs (the total) to train more")

@@ -29,7 +29,7 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
     what OUT held (with --overwrite) only once the data is loaded and every class has a batch.
     At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
     """
-    with run_folder(cfg.out):
+    with run_folder(cfg.out, samples=False):
         if not resuming:
             refuse_to_replace(cfg.out, overwrite, cfg.out)
         images, labels = load_training_data(cfg)

@@ -39,14 +39,15 @@ CLASS_FOLDER = re.compile(r"class_\d+")
 
 
 @contextlib.contextmanager
-def run_folder(out):
+def run_folder(out, samples=True):
     """``with run_folder(out): ...``: the run folder exists, a checkpoint can be saved in it, and this
     process is the only run writing there. If the body (or this) fails, what this call created (the
-    folder and its missing parents, samples/, .lock) is removed again where it is still empty."""
+    folder and its missing parents, samples/, .lock) is removed again where it is still empty.
+    ``samples=False``: no samples/ (a --per-class run's root: its grids are in the class folders)."""
     created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, "samples"))
                if not os.path.lexists(path)] + missing_folders(out)
     try:
-        make_folder(out)
+        make_folder(out, samples)
         with RunLock(out):
             yield
     except BaseException:
@@ -76,13 +77,13 @@ def remove_created(paths):
             pass
 
 
-def make_folder(out):
+def make_folder(out, samples=True):
     """Create the run folder (and samples/) and check that a checkpoint can be saved in it, or say in one
     line why not (before any training: a read-only folder would otherwise fail only at the first save)."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
-        os.makedirs(os.path.join(out, "samples"), exist_ok=True)
+        os.makedirs(os.path.join(out, "samples") if samples else out, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=out)   # what a save creates
         os.close(fd)
         os.remove(probe)

@@ -109,6 +109,7 @@ def per_class_run(folder, tmp_path):
     out = tmp_path / "pc"
     assert train(folder, out, "--per-class", "--epochs", "1") == 0         # a flat folder: one class, class_00
     assert (out / "per_class.json").exists() and (out / "class_00" / "checkpoint.npz").exists()
+    assert not (out / "samples").exists()                   # the grids are in the class folders
     return out
 
 
@@ -150,6 +151,14 @@ def test_3_per_class_with_overwrite_starts_the_classes_afresh(folder, per_class_
     assert "resuming" not in out
     with np.load(per_class_run / "class_00" / "checkpoint.npz") as f:
         assert int(f["step"]) == 6 and int(f["epoch"]) == 2
+
+
+def test_8_resuming_a_per_class_run_names_the_flags_it_ignores(folder, per_class_run, capsys):
+    """As a plain run's --resume does: the model and optimiser settings are the run's own."""
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(per_class_run), "--epochs", "2", "--lr", "0.1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --resume trains the checkpoint's model with its settings; ignoring --lr 0.1" in err
 
 
 # ---------------------------------------------------------------------------- 5, 15: non-finite models
