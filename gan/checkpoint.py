@@ -15,7 +15,7 @@ from nn import backend
 
 from .config import Config
 from .errors import TrainingError, UserError
-from .files import numpy_file_kind
+from .files import current_umask, numpy_file_kind
 from .models import build_models
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
@@ -47,9 +47,7 @@ def save_checkpoint(path, state):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **state)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)                      # mkstemp makes it private; a checkpoint is not
+        os.chmod(tmp, 0o666 & ~current_umask())             # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -27,9 +27,9 @@ given, while NumPy keeps its inputs' memory order. The layers hand 4-D
 arrays on as NCHW views of CHWN memory (see ``im2col.py``), the order the
 GEMMs read; a C-contiguous NCHW result would cost a transposed copy before
 the next GEMM. So on a backend that fuses, when every array argument has the
-same number of axes, a fused function runs on the views that make the first one's memory C-ordered
-(for CHWN memory: (C, H, W, N)), and its results come back as views in the
-caller's axis order: NumPy's behaviour, on every backend.
+same number of axes, a fused function runs on the views that make the first
+one's memory C-ordered (for CHWN memory: (C, H, W, N)), and its results come
+back as views in the caller's axis order: NumPy's behaviour, on every backend.
 
 Numbers: CuPy types a Python number inside a fused kernel by rules of its
 own, which are not NumPy's and differ between releases: CuPy 14 computes an
