@@ -40,13 +40,11 @@ than normalising first.
 from contextlib import contextmanager
 
 from . import backend
-from .cores import per_core
 from .fuse import fused
 from .module import Module, Parameter
 
 
 @fused
-@per_core
 def deviation(x, mu):
     """(x - mu, (x - mu)^2)."""
     xc = x - mu
@@ -66,14 +64,12 @@ def moving_averages(running_mean, running_var, mu, var, momentum, unbias):
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def normalise(xc, inv_std, gamma, beta):
     """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), xc = x - mu."""
     return xc * (gamma * inv_std) + beta
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, m):
     """dx = k * (dy - dbeta / m - xhat * dgamma / m), with k = gamma / sqrt(var + eps),
     xhat = (x - mu) / sqrt(var + eps), xc = x - mu, m values per channel."""
