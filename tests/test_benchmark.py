@@ -1,4 +1,4 @@
-"""benchmarks/bench_step.py runs and prints what it promises (a smoke test: no timing is asserted)."""
+"""The benchmarks run and print what they promise (smoke tests: no timing is asserted)."""
 import json
 
 from benchmarks import bench_step
@@ -24,3 +24,12 @@ def test_bench_step_cases_any_batch_and_a_clear_error():
     with pytest.raises(SystemExit) as stop:
         bench_step.main(["--cases", "48x16"])
     assert stop.value.code == 2
+
+
+def test_split_ops_prints_the_handoff_and_each_size(capsys):
+    from benchmarks import split_ops
+    split_ops.main(["--threads", "2", "--sizes-mib", "0.25,1", "--repeats", "3"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["threads"] == 2 and len(result["handoff_us"]) == 2
+    for size in ("0.25", "1"):
+        assert set(result[size]) == {"one_us", "split_us", "split/one"} and result[size]["one_us"] > 0

@@ -1,0 +1,75 @@
+"""Would splitting NumPy's element-wise work over threads pay on this machine, at this model's sizes?
+
+    python -m benchmarks.split_ops                      # --threads N (default: the cores), --sizes-mib 1,2,4
+
+The work around the GEMMs (docs/benchmarks.md, "Every core") is many operations of 2 to 16 MiB each
+at 32x32 batch 128, each on one core. NumPy releases Python's lock inside its loops, so a thread pool
+can run one operation on N slices at once, but every slice handed to a thread is a round trip
+through the pool. This prints one JSON line:
+
+    handoff_us        one round trip: submit a call that does nothing to a pool thread, wait for it
+                      (median and 90th percentile)
+    per size (MiB)    BatchNorm's normalisation y = xc * k + beta on one thread, then on N slices
+                      over N threads (this thread one of them), in microseconds, medians; and
+                      split / one: a split pays where this is well under 1 (0.5 is perfect at 2)
+
+A split saves at most (N - 1) / N of the operation and costs at least one round trip, so it pays
+only where an operation takes many round trips' time; docs/benchmarks.md has this machine's figures.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+
+def median_us(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e6, sorted(times)[int(0.9 * (repeats - 1))] * 1e6
+
+
+def normalise(xc, k, beta, y):
+    np.multiply(xc, k, out=y)
+    np.add(y, beta, out=y)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--sizes-mib", default="1,2,4,8,16", help="comma list of array sizes, MiB (float32)")
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args(argv)
+    n = max(2, args.threads)
+    pool = ThreadPoolExecutor(n - 1)
+    pool.submit(int).result()
+    handoff = median_us(lambda: pool.submit(int).result(), args.repeats * 5)
+    result = {"threads": n, "handoff_us": [round(t, 1) for t in handoff]}
+    k, beta = np.float32(1.5), np.float32(0.25)
+    for mib in [float(s) for s in args.sizes_mib.split(",")]:
+        size = int(mib * (1 << 20)) // 4
+        xc = np.random.default_rng(0).standard_normal(size, dtype=np.float32)
+        y = np.empty_like(xc)
+        parts = [slice(i * size // n, (i + 1) * size // n) for i in range(n)]
+
+        def split():
+            helpers = [pool.submit(normalise, xc[s], k, beta, y[s]) for s in parts[1:]]
+            normalise(xc[parts[0]], k, beta, y[parts[0]])
+            for helper in helpers:
+                helper.result()
+
+        one, _ = median_us(lambda: normalise(xc, k, beta, y), args.repeats)
+        both, _ = median_us(split, args.repeats)
+        result[f"{mib:g}"] = {"one_us": round(one), "split_us": round(both), "split/one": round(both / one, 2)}
+    pool.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
