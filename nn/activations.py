@@ -21,6 +21,7 @@ where no exponential ever sees a positive argument.
 Each element-wise chain is one ``@fused`` function: one GPU kernel on CuPy.
 """
 from . import backend
+from .cores import per_core
 from .fuse import fused
 from .module import Module
 
@@ -39,6 +40,7 @@ def is_positive(x):
 
 
 @fused
+@per_core
 def relu(x):
     """(y, d): d = [x > 0], y = x * d."""
     d = is_positive(x)
@@ -46,6 +48,7 @@ def relu(x):
 
 
 @fused
+@per_core
 def leaky_relu(x, a):
     """(y, d): d = 1 where x > 0, else a; y = x * d."""
     d = a + (1.0 - a) * is_positive(x)
@@ -53,6 +56,7 @@ def leaky_relu(x, a):
 
 
 @fused
+@per_core
 def times_derivative(dy, d):
     return dy * d
 

@@ -54,6 +54,7 @@ import os
 import sys
 
 from . import backend
+from .cores import each_core
 
 
 def enabled():
@@ -70,8 +71,8 @@ class fused:
         self.kernels = {}              # id(namespace) -> (namespace, its fused kernel or None: cannot fuse)
 
     def __call__(self, *args):
-        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, nothing in between
-            return self.fn(*args)
+        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, one pass per core
+            return each_core(self.fn, *args)
         order = memory_order(args)
         if order is None:
             return self.run(*args)
