@@ -14,8 +14,9 @@ One JSON line per case:
   breakdown_s                  one more set of steps with timers around GEMMs, im2col, col2im,
                                BatchNorm, activations, loss and Adam ("other": the rest:
                                reshapes/transposes, bias adds, data conversion)
-  non_gemm_s                   that step's time outside the GEMMs (everything but "gemm"): the
-                               work nn/cores.py splits over --threads threads
+  non_gemm_s                   that step's time outside the GEMMs (everything but "gemm"): im2col,
+                               col2im, BatchNorm, activations, Adam, ..., which NumPy runs on one
+                               core while the BLAS runs the GEMMs on all (docs/benchmarks.md, "Every core")
   gflop_per_s                  conv FLOPs of a step (3 G-forwards + 9 D-forwards worth: forward,
                                input and weight gradients) divided by the median step time
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
@@ -30,6 +31,7 @@ PyTorch is only ever imported here, for the comparison: nn/ and dcgan.py never u
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import time
 from collections import defaultdict
@@ -40,7 +42,7 @@ import nn
 from benchmarks import launches
 from benchmarks.cases import CASES, make_trainer, parse_case
 from gan import cli
-from nn import backend, cores, fuse
+from nn import backend, fuse
 
 def sync():
     if backend.name() == "cupy":
@@ -223,16 +225,14 @@ def main(argv=None):
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median reported)")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=cores.default_threads(),
-                        help="CPU threads (ours around the GEMMs, and PyTorch's); set OMP_NUM_THREADS and "
-                             "OPENBLAS_NUM_THREADS before start for the BLAS (default: DCGAN_THREADS, else the BLAS's)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="CPU threads (BLAS and PyTorch); set OMP_NUM_THREADS before start for BLAS")
     parser.add_argument("--cases", default="all",
                         help="comma list of SIZExBATCH, e.g. 32x128,64x16: size 32 (1 channel) or 64 (3 channels), "
                              "any batch")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
     args = parser.parse_args(argv)
     cli.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
-    cores.set_threads(args.threads)
     try:
         cases = CASES if args.cases == "all" else [parse_case(c) for c in args.cases.split(",")]
     except ValueError as e:

@@ -21,7 +21,6 @@ where no exponential ever sees a positive argument.
 Each element-wise chain is one ``@fused`` function: one GPU kernel on CuPy.
 """
 from . import backend
-from .cores import per_core
 from .fuse import fused
 from .module import Module
 
@@ -40,7 +39,6 @@ def is_positive(x):
 
 
 @fused
-@per_core
 def relu(x):
     """(y, d): d = [x > 0], y = x * d."""
     d = is_positive(x)
@@ -48,7 +46,6 @@ def relu(x):
 
 
 @fused
-@per_core
 def leaky_relu(x, a):
     """(y, d): d = 1 where x > 0, else a; y = x * d."""
     d = a + (1.0 - a) * is_positive(x)
@@ -56,7 +53,6 @@ def leaky_relu(x, a):
 
 
 @fused
-@per_core
 def times_derivative(dy, d):
     return dy * d
 

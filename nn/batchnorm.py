@@ -40,13 +40,11 @@ than normalising first.
 from contextlib import contextmanager
 
 from . import backend
-from .cores import each_core, per_channel, per_core
 from .fuse import fused
 from .module import Module, Parameter
 
 
 @fused
-@per_core
 def deviation(x, mu):
     """(x - mu, (x - mu)^2)."""
     xc = x - mu
@@ -66,42 +64,18 @@ def moving_averages(running_mean, running_var, mu, var, momentum, unbias):
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def normalise(xc, inv_std, gamma, beta):
     """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), xc = x - mu."""
     return xc * (gamma * inv_std) + beta
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, m):
     """dx = k * (dy - dbeta / m - xhat * dgamma / m), with k = gamma / sqrt(var + eps),
     xhat = (x - mu) / sqrt(var + eps), xc = x - mu, m values per channel."""
     k = gamma * inv_std
     xhat = xc * inv_std
     return k * (dy - dbeta / m - xhat * (dgamma / m))
-
-
-@per_channel
-def normalise_batch(x, gamma, beta, eps, axes):
-    """Training mode, per channel: (y, xc, inv_std, mu, var)."""
-    xp = backend.xp()
-    mu = xp.mean(x, axis=axes, keepdims=True)                        # (1, C, 1, 1)
-    xc, squares = deviation(x, mu)
-    var = xp.mean(squares, axis=axes, keepdims=True)                 # biased
-    inv_std = inverse_std(var, eps)
-    return normalise(xc, inv_std, gamma, beta), xc, inv_std, mu, var
-
-
-@per_channel
-def batch_grads(dy, xc, inv_std, gamma, training, axes):
-    """Per channel: (dx, dgamma, dbeta)."""
-    xp = backend.xp()
-    dbeta = xp.sum(dy, axis=axes, keepdims=True)               # (1, C, 1, 1)
-    dgamma = xp.sum(dy * xc, axis=axes, keepdims=True) * inv_std   # sum(dy * xhat)
-    if not training:
-        return dy * (gamma * inv_std), dgamma, dbeta
-    return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.size / dy.shape[1]), dgamma, dbeta
 
 
 class BatchNorm(Module):
@@ -132,8 +106,9 @@ class BatchNorm(Module):
         xp = backend.xp()
         shape = lambda v: self._per_channel(v, x.ndim)
         if self.training:
-            y, xc, inv_std, mu, var = each_core(normalise_batch, x, shape(self.weight.data), shape(self.bias.data),
-                                                self.eps, self.axes)
+            mu = xp.mean(x, axis=self.axes, keepdims=True)                        # (1, C, 1, 1)
+            xc, squares = deviation(x, mu)
+            var = xp.mean(squares, axis=self.axes, keepdims=True)                 # biased
             if self.update_running_stats:
                 m = x.size // x.shape[1]                                          # values per channel
                 self.running_mean, self.running_var = moving_averages(
@@ -141,20 +116,24 @@ class BatchNorm(Module):
                     self.momentum, m / max(m - 1, 1))
         else:
             xc, var = x - shape(self.running_mean), shape(self.running_var)
-            inv_std = inverse_std(var, self.eps)
-            y = normalise(xc, inv_std, shape(self.weight.data), shape(self.bias.data))
+        inv_std = inverse_std(var, self.eps)
+        y = normalise(xc, inv_std, shape(self.weight.data), shape(self.bias.data))
         self._save(xc, inv_std, self.training)            # xhat = xc * inv_std, never stored
         return y
 
     def backward(self, dy):
+        xp = backend.xp()
         xc, inv_std, training = self._pop()
-        gamma = self._per_channel(self.weight.data, dy.ndim)
-        dx, dgamma, dbeta = each_core(batch_grads, dy, xc, inv_std, gamma, training, self.axes)
+        dbeta = xp.sum(dy, axis=self.axes, keepdims=True)               # (1, C, 1, 1)
+        dgamma = xp.sum(dy * xc, axis=self.axes, keepdims=True) * inv_std   # sum(dy * xhat)
         if self.bias.requires_grad:
-            self.bias.accumulate(backend.xp().reshape(dbeta, (-1,)))
+            self.bias.accumulate(xp.reshape(dbeta, (-1,)))
         if self.weight.requires_grad:
-            self.weight.accumulate(backend.xp().reshape(dgamma, (-1,)))
-        return dx
+            self.weight.accumulate(xp.reshape(dgamma, (-1,)))
+        gamma = self._per_channel(self.weight.data, dy.ndim)
+        if not training:
+            return dy * (gamma * inv_std)
+        return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.size / dy.shape[1])
 
 
 class BatchNorm2d(BatchNorm):

@@ -39,12 +39,10 @@ Usage::
     ... after every optimiser step on G:  ema.update()
     images = G_avg.forward(z)
 """
-from .cores import per_core
 from .fuse import fused
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def move_towards(a, w, d):
     """a = d a + (1 - d) w, in place on a (one kernel on CuPy)."""
     a *= d

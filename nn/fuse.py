@@ -54,7 +54,6 @@ import os
 import sys
 
 from . import backend
-from .cores import each_core
 
 
 def enabled():
@@ -71,8 +70,8 @@ class fused:
         self.kernels = {}              # id(namespace) -> (namespace, its fused kernel or None: cannot fuse)
 
     def __call__(self, *args):
-        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, one pass per core
-            return each_core(self.fn, *args)
+        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, nothing in between
+            return self.fn(*args)
         order = memory_order(args)
         if order is None:
             return self.run(*args)

@@ -29,7 +29,7 @@ output, (F, OH*OW*N), is in the same layout, so a network of these layers
 hands the next one its input without any transposed copy: an NCHW array
 whose memory is CHWN is just a permuted view.
 """
-from . import backend, cores
+from . import backend
 
 
 def conv_output_size(size, k, stride, pad):
@@ -96,7 +96,7 @@ def im2col_by_windows(xpad, kh, kw, stride, sliding_window_view):
     windows = sliding_window_view(xpad, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]   # (C, OH, OW, N, kh, kw)
     C, OH, OW, N = windows.shape[:4]
     cols = xp.permute_dims(windows, (0, 4, 5, 1, 2, 3))                                # (C, kh, kw, OH, OW, N)
-    return xp.reshape(cores.copy(cols), (C * kh * kw, OH * OW * N))                                # the one copy
+    return xp.reshape(cols, (C * kh * kw, OH * OW * N))                                # the one copy
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
@@ -157,4 +157,4 @@ def col2im_by_phases(cols, xpad, s):
         for q2 in range(qw):
             block = cols[:, q * s:(q + 1) * s, q2 * s:(q2 + 1) * s, :, :, :]   # (C, r, r', OH, OW, N)
             target = phases[:, q:q + OH, :, q2:q2 + OW, :, :]                 # (C, OH, r, OW, r', N) view
-            cores.add_into(target, xp.permute_dims(block, (0, 3, 1, 4, 2, 5)))  # target += block: s*s offsets
+            target += xp.permute_dims(block, (0, 3, 1, 4, 2, 5))              # one add for s*s offsets

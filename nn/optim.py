@@ -17,12 +17,10 @@ moments as host NumPy arrays, by parameter name, so training resumes exactly.
 import math
 
 from . import backend
-from .cores import per_core
 from .fuse import fused
 
 
 @fused
-@per_core          # one pass per core on a CPU (nn/cores.py)
 def adam_update(p, m, v, g, b1, b2, step_size, sqrt_c2, eps):
     """The update above, in place on p, m and v (one kernel on CuPy), step_size = lr / (1 - beta1^t),
     sqrt_c2 = sqrt(1 - beta2^t): p -= lr * (m / c1) / (sqrt(v / c2) + eps) with one division by sqrt(c2)."""
