@@ -40,19 +40,31 @@ def normalise(xc, k, beta, y):
     np.add(y, beta, out=y)
 
 
+def sizes(text):
+    """"1,2,4" -> [1.0, 2.0, 4.0] (argparse names the flag if this raises)."""
+    values = [float(v) for v in text.split(",")]
+    if not values or min(values) <= 0:
+        raise ValueError(text)
+    return values
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--sizes-mib", default="1,2,4,8,16", help="comma list of array sizes, MiB (float32)")
+    parser.add_argument("--threads", type=int, default=max(2, os.cpu_count() or 1),
+                        help="threads to split over (default: the cores, at least 2)")
+    parser.add_argument("--sizes-mib", type=sizes, default="1,2,4,8,16",
+                        help="comma list of array sizes, MiB (float32)")
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)
-    n = max(2, args.threads)
+    if args.threads < 2:
+        parser.error("--threads must be 2 or more (the split is over that many threads)")
+    n = args.threads
     pool = ThreadPoolExecutor(n - 1)
     pool.submit(int).result()
     handoff = median_us(lambda: pool.submit(int).result(), args.repeats * 5)
     result = {"threads": n, "handoff_us": [round(t, 1) for t in handoff]}
     k, beta = np.float32(1.5), np.float32(0.25)
-    for mib in [float(s) for s in args.sizes_mib.split(",")]:
+    for mib in args.sizes_mib:
         size = int(mib * (1 << 20)) // 4
         xc = np.random.default_rng(0).standard_normal(size, dtype=np.float32)
         y = np.empty_like(xc)

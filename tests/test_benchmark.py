@@ -27,9 +27,13 @@ def test_bench_step_cases_any_batch_and_a_clear_error():
 
 
 def test_split_ops_prints_the_handoff_and_each_size(capsys):
+    import pytest
     from benchmarks import split_ops
     split_ops.main(["--threads", "2", "--sizes-mib", "0.25,1", "--repeats", "3"])
     result = json.loads(capsys.readouterr().out)
     assert result["threads"] == 2 and len(result["handoff_us"]) == 2
     for size in ("0.25", "1"):
         assert set(result[size]) == {"one_us", "split_us", "split/one"} and result[size]["one_us"] > 0
+    with pytest.raises(SystemExit) as stop:
+        split_ops.main(["--threads", "1"])
+    assert stop.value.code == 2
