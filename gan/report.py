@@ -24,7 +24,7 @@ class EpochLog:
     def __init__(self, trainer, run, progress=True, score_samples=None):
         self.trainer, self.run, self.score_samples = trainer, run, score_samples
         self.epoch = trainer.epoch + 1
-        self.bar = progress_bar(trainer.batches_per_epoch, trainer.batch_index % trainer.batches_per_epoch,
+        self.bar = progress_bar(trainer.batches_per_epoch, trainer.steps_into_epoch,
                                 f"epoch {self.epoch}/{trainer.cfg.epochs}", progress)
         self.sums, self.steps = None, 0                    # device-side sums since the last row
         self.epoch_sums, self.epoch_steps = 0.0, 0         # host-side, for the summary line
