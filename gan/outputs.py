@@ -101,7 +101,7 @@ class Run:
         try:
             save_checkpoint(self.checkpoint, state)
         except OSError as e:
-            raise TrainingError(f"could not write {self.checkpoint} ({e.strerror or e}); the previous checkpoint, "
+            raise TrainingError(f"could not write {self.checkpoint} ({files.why(e)}); the previous checkpoint, "
                                 "if any, is kept as it was") from None
 
     def kept(self):

@@ -31,6 +31,7 @@ import numpy as np
 
 from .checkpoint import PER_CLASS_CONFIG
 from .errors import TrainingError
+from .files import why
 
 LOCK_NAME = ".lock"
 OUTPUTS = ("checkpoint.npz", "metrics.csv", "progress.gif", "losses.png")   # what --overwrite replaces
@@ -88,7 +89,7 @@ def make_folder(out, samples=True):
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise TrainingError(f"cannot write in the run folder {out}: {e.strerror or e}") from None
+        raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
 
 
 def describe_run(out):
