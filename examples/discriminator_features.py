@@ -29,7 +29,6 @@ the whole test split. The same classifier on the raw pixels (in [-1, 1]) is
 the baseline. Prints a markdown table; ``--json PATH`` writes it too.
 """
 import argparse
-import json
 import sys
 import time
 
@@ -259,13 +258,8 @@ def run(args):
                  "d_features": int(feats_test.shape[1]), "raw_pixels": int(pixels_test.shape[1]),
                  "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "weight_decay": args.weight_decay, "seed": args.seed, "rows": rows}
-        files.write_atomically(args.json, lambda tmp: write_json(tmp, table))
+        files.write_atomically(args.json, lambda tmp: files.write_json(tmp, table))
         print(f"wrote {args.json}")
-
-
-def write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2)
 
 
 def main(argv=None):

@@ -8,11 +8,13 @@
   output can be written (creating missing folders) before the work that
   produces it starts: a bad ``--out`` is one line at once, not after training.
 * ``write_atomically(path, write)`` writes through a temp file in the same
-  folder, renamed into place; a failure leaves no partial file and is one line.
+  folder, renamed into place; a failure leaves no partial file and is one line
+  (``write_json`` is the usual ``write``).
 * ``StagedFolder`` collects a set of files in a hidden temp folder and moves
   them into place only once all of them are written.
 """
 import glob
+import json
 import os
 import shutil
 import sys
@@ -99,6 +101,12 @@ def write_atomically(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_json(path, value):
+    """``value`` as indented JSON in ``path`` (pass it to ``write_atomically`` or a ``StagedFolder``)."""
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2)
 
 
 def current_umask():

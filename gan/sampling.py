@@ -9,7 +9,6 @@ never over the output of an earlier generate unless ``--overwrite``;
 ``samples.py``) with a classifier (``quality.py``).
 """
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -20,7 +19,7 @@ from . import quality
 from .checkpoint import PER_CLASS_CONFIG, checkpoint_file, class_folder, load_checkpoint, load_models
 from .cli import HelpFormatter, add_backend_flag, positive_int, seed_int, use_backend
 from .errors import UserError
-from .files import StagedFolder, output_file, output_folder, write_atomically
+from .files import StagedFolder, output_file, output_folder, write_atomically, write_json
 from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
@@ -187,11 +186,6 @@ def real_dataset(args, cfg, cls_meta):
 
 def data_dir(args, cfg, cls_meta):
     return args.data_dir or (cfg.data_dir if cfg else None) or cls_meta.get("data_dir")
-
-
-def write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2)
 
 
 def generate_parser():
