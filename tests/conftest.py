@@ -174,3 +174,14 @@ def train_tiny(folder, out, *extra):
     """dcgan.py on an image folder with tiny networks; returns the exit code."""
     import dcgan
     return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY_FLAGS, *extra])
+
+
+def one_line_error(capsys, *fragments):
+    """The captured stderr is one ``error:`` line (so no traceback, and no pickle advice) holding
+    every fragment; returns it."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "internal error" not in err and "pickle" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err

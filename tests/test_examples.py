@@ -15,6 +15,7 @@ from PIL import Image
 import dcgan
 from gan import checkpoint, cli, errors, quality
 from examples import discriminator_features, latent_space
+from tests.conftest import one_line_error
 
 K = 10
 
@@ -27,13 +28,6 @@ def tiny_checkpoint(tiny_mnist, module_no_checksums, tmp_path_factory):
     assert dcgan.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--nz", "8",
                        "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--epochs", "1", "--no-progress"]) == 0
     return str(out / "checkpoint.npz")
-
-
-def one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 # ---------------------------------------------------------------------------- discriminator_features

@@ -17,22 +17,13 @@ from gan import checkpoint as checkpoint_module
 from gan import quality
 from examples import discriminator_features, latent_space, train_classifier
 
-from tests.conftest import train_tiny as train
+from tests.conftest import one_line_error, train_tiny as train
 
 HUGE_N = "1000000000"                  # 10^9 images of 1x32x32: 4 TB, more than any machine here has
 
 
 def no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
-
-
-def one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert "internal error" not in err and "pickle" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 def pngs(folder):

@@ -17,7 +17,7 @@ import dcgan
 from gan.models import first_weighted_layer
 from datasets import write_idx
 
-from tests.conftest import TINY_FLAGS as TINY, train_tiny as train
+from tests.conftest import TINY_FLAGS as TINY, one_line_error, train_tiny as train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,12 +45,6 @@ def snapshot(out):
     return files
 
 
-def one_error_line(capsys):
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
-
-
 # ---------------------------------------------------------------------------- 1, 21: a failed start changes nothing
 
 FAILED_STARTS = {
@@ -67,7 +61,7 @@ def test_1_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(folder, fin
     assert "checkpoint.npz" in before and "samples/epoch_001.png" in before and "progress.gif" in before
     capsys.readouterr()
     assert train(folder, finished_run, "--max-steps", "1", "--overwrite", *FAILED_STARTS[failure](tmp_path)) == 1
-    one_error_line(capsys)
+    one_line_error(capsys)
     assert snapshot(finished_run) == before
 
 
@@ -75,7 +69,7 @@ def test_1_overwrite_keeps_the_old_run_when_per_class_cannot_start(folder, finis
     before = snapshot(finished_run)
     capsys.readouterr()
     assert train(folder, finished_run, "--per-class", "--batch-size", "64", "--overwrite") == 1
-    one_error_line(capsys)
+    one_line_error(capsys)
     assert snapshot(finished_run) == before and not (finished_run / "per_class.json").exists()
 
 
@@ -83,12 +77,12 @@ def test_1_overwrite_keeps_the_old_run_when_per_class_cannot_start(folder, finis
 def test_21_a_failed_start_removes_what_it_created(folder, tmp_path, capsys, failure):
     new = tmp_path / "new" / "deeper"
     assert train(folder, new, "--max-steps", "1", *FAILED_STARTS[failure](tmp_path)) == 1
-    one_error_line(capsys)
+    one_line_error(capsys)
     assert not (tmp_path / "new").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert train(folder, empty, "--max-steps", "1", *FAILED_STARTS[failure](tmp_path)) == 1
-    one_error_line(capsys)
+    one_line_error(capsys)
     assert os.listdir(empty) == []                   # no .lock, no samples/: but the folder was there before
 
 
@@ -98,7 +92,7 @@ def test_21_a_failed_start_keeps_what_was_there(folder, tmp_path, capsys):
     (out / ".lock").write_text("")
     (out / "notes.txt").write_text("my notes")
     assert train(folder, out, "--max-steps", "1", "--batch-size", "64") == 1
-    one_error_line(capsys)
+    one_line_error(capsys)
     assert sorted(os.listdir(out)) == [".lock", "notes.txt", "samples"]
 
 
@@ -126,7 +120,7 @@ def test_3_a_plain_run_refuses_a_per_class_folder_without_overwrite(folder, per_
     before = snapshot(per_class_run)
     capsys.readouterr()
     assert train(folder, per_class_run, "--max-steps", "1") == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "already holds a --per-class run" in err and "--overwrite" in err
     assert snapshot(per_class_run) == before
 
@@ -140,7 +134,7 @@ def test_3_a_per_class_run_refuses_a_plain_run_without_overwrite(folder, finishe
     before = snapshot(finished_run)
     capsys.readouterr()
     assert train(folder, finished_run, "--per-class", "--epochs", "1") == 1
-    assert "already holds a run (folder, step 3, epoch 1)" in one_error_line(capsys)
+    assert "already holds a run (folder, step 3, epoch 1)" in one_line_error(capsys)
     assert snapshot(finished_run) == before
 
 
@@ -166,7 +160,7 @@ def test_8_resuming_a_per_class_run_names_the_flags_it_ignores(folder, per_class
 def test_5_non_finite_statistics_stop_the_run_and_are_never_saved(folder, tmp_path, capsys):
     out = tmp_path / "run"
     assert train(folder, out, "--epochs", "1", "--lr", "1e10") == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "running_var" in err and "infinite" in err and "no checkpoint was written" in err
     assert not (out / "checkpoint.npz").exists()
 
@@ -184,7 +178,7 @@ def test_5_a_resumed_run_that_diverges_keeps_its_checkpoint(folder, finished_run
     monkeypatch.setattr(dcgan.Trainer, "step", blow_up)
     capsys.readouterr()
     assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "became NaN or infinite" in err and f"{finished_run / 'checkpoint.npz'} (step 3, epoch 1) is kept" in err
     assert snapshot(finished_run)["checkpoint.npz"] == before
 
@@ -201,7 +195,7 @@ def test_15_resuming_a_checkpoint_holding_nan_is_refused_by_name(finished_run, c
     before = snapshot(finished_run)
     capsys.readouterr()
     assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "G/0.weight" in err and "NaN" in err and "last good checkpoint" not in err
     assert snapshot(finished_run) == before
 
@@ -219,7 +213,7 @@ def test_7_conditional_refuses_labels_that_skip_classes(tiny_mnist, no_checksums
     write_idx(data / "train-labels-idx1-ubyte.gz", labels)
     assert dcgan.main(["--dataset", "mnist", "--data-dir", str(data), "--out", str(tmp_path / "run"), *TINY,
                        "--conditional", "--max-steps", "1"]) == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "99" in err and "--conditional" in err
     assert not (tmp_path / "run").exists()
 
@@ -230,7 +224,7 @@ def test_8_resume_into_another_out_is_refused(finished_run, tmp_path, capsys):
     before = snapshot(finished_run)
     assert dcgan.main(["--resume", str(finished_run), "--out", str(tmp_path / "b"), "--epochs", "2",
                        "--no-progress"]) == 1
-    assert "--out" in one_error_line(capsys)
+    assert "--out" in one_line_error(capsys)
     assert snapshot(finished_run) == before and not (tmp_path / "b").exists()
     assert dcgan.main(["--resume", str(finished_run), "--out", str(finished_run), "--epochs", "2",
                        "--no-progress"]) == 0                                     # its own folder: fine
@@ -239,7 +233,7 @@ def test_8_resume_into_another_out_is_refused(finished_run, tmp_path, capsys):
 def test_8_resume_with_overwrite_is_refused(finished_run, capsys):
     before = snapshot(finished_run)
     assert dcgan.main(["--resume", str(finished_run), "--overwrite", "--epochs", "2", "--no-progress"]) == 1
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     assert "--overwrite" in err and "--resume" in err
     assert snapshot(finished_run) == before
 
@@ -257,7 +251,7 @@ def test_8_an_empty_path_is_refused(folder, tmp_path, monkeypatch, capsys, flag)
 
 def test_8_classifier_without_eval_every_is_refused(folder, tmp_path, capsys):
     assert train(folder, tmp_path / "run", "--max-steps", "1", "--classifier", str(tmp_path / "nope.npz")) == 1
-    assert "--eval-every" in one_error_line(capsys)
+    assert "--eval-every" in one_line_error(capsys)
     assert not (tmp_path / "run").exists()
 
 
@@ -286,7 +280,7 @@ def test_18_resume_takes_the_checkpoint_file_too(finished_run, tmp_path, capsys)
     other.write_bytes((finished_run / "checkpoint.npz").read_bytes())
     capsys.readouterr()
     assert dcgan.main(["--resume", str(other), "--epochs", "3", "--no-progress"]) == 1
-    assert "checkpoint.npz" in one_error_line(capsys)
+    assert "checkpoint.npz" in one_line_error(capsys)
 
 
 # ---------------------------------------------------------------------------- 20: signals, read-only folders
