@@ -50,7 +50,6 @@ import time
 
 import numpy as np
 
-import nn
 from gan import quality, sampling
 from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, checkpoint_config, load_resumable, prefixed,
                             unprefixed)
@@ -59,7 +58,7 @@ from gan.config import Config, resumed
 from gan.errors import TrainingError
 from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
-from gan.models import build_models, first_weighted_layer, sample, with_labels
+from gan.models import build_models, first_weighted_layer, layer_library, sample, use_layers, with_labels
 from gan.outputs import Run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
@@ -74,24 +73,25 @@ from nn import backend
 class Trainer:
     """Holds the models, optimisers and the position in the data; one ``step`` is one D and one G update."""
 
-    def __init__(self, cfg, images, labels=None):
+    def __init__(self, cfg, images, labels=None, layers=None):
         if cfg.instance_noise_steps is None:                 # a new run: the noise fades over its planned length
             cfg = dataclasses.replace(cfg, instance_noise_steps=planned_steps(cfg, len(images)))
         self.cfg = cfg
         self.images = images
         self.labels = labels
         self.n_classes = cfg.n_classes         # > 0: a conditional DCGAN
-        self.G, self.D = build_models(cfg)
+        layers = self.layers = layers or layer_library()      # nn (readable) or nn.fast: --layers
+        self.G, self.D = build_models(cfg, layers)
         betas = (cfg.beta1, 0.999)
-        self.opt_G = nn.Adam(self.G, lr=cfg.lr, betas=betas)
-        self.opt_D = nn.Adam(self.D, lr=cfg.lr, betas=betas)
-        self.bce = nn.BCEWithLogits()
+        self.opt_G = layers.Adam(self.G, lr=cfg.lr, betas=betas)
+        self.opt_D = layers.Adam(self.D, lr=cfg.lr, betas=betas)
+        self.bce = layers.BCEWithLogits()
         first_weighted_layer(self.G).needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
         self.G_avg = self.ema = None          # --ema: an average of G's weights that samples, never trains
         if cfg.ema:
             with backend.preserved_rng():     # the copy's initial draws are overwritten: training is unchanged
-                self.G_avg, _ = build_models(cfg)
-            self.ema = nn.EMA(self.G, self.G_avg, cfg.ema)
+                self.G_avg, _ = build_models(cfg, layers)
+            self.ema = layers.EMA(self.G, self.G_avg, cfg.ema)
         self.step_count = 0
         self.epoch = 0                        # epochs completed
         self.batch_index = 0                  # position inside the current epoch
@@ -189,8 +189,8 @@ class Trainer:
             self.ema.update()                                       # the average follows G, G is unchanged
 
         self.step_count += 1
-        d_x = xp.mean(nn.activations.sigmoid(logits_real))
-        d_g_z = xp.mean(nn.activations.sigmoid(logits_fake))
+        d_x = xp.mean(self.layers.sigmoid(logits_real))
+        d_g_z = xp.mean(self.layers.sigmoid(logits_fake))
         return xp.stack([loss_real + loss_fake, loss_g, d_x, d_g_z])
 
     # -- checkpoint state ----------------------------------------------------
@@ -349,6 +349,7 @@ def train_main(args):
     """The train command: a new run from the flags (gan/flags.py), or --resume OUT (a run folder, its
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
     use_backend(args.backend)
+    use_layers(args.layers)
     out = resume_folder(args.resume) if args.resume else None
     refuse_flags_without_effect(args, out)
     resume_state = None

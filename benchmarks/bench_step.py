@@ -3,6 +3,7 @@
     python -m benchmarks.bench_step                       # numpy, all four cases
     python -m benchmarks.bench_step --compare-torch       # also PyTorch on the same CPU threads
     python -m benchmarks.bench_step --backend cupy --compare-torch
+    python -m benchmarks.bench_step --layers fast         # nn.fast's layers (the default on cupy; nn on numpy)
 
 Cases: the 32x32 MNIST configuration (nz 100, ngf = ndf = 64, 1 channel) and
 the 64x64 paper configuration (3 channels), each at batch 64 and 128. A
@@ -11,9 +12,11 @@ then G. After warm-up steps it times --steps steps and reports the median.
 
 One JSON line per case:
   images_per_s, s_per_step     the median step, untimed by any hooks
-  breakdown_s                  one more set of steps with timers around GEMMs, im2col, col2im,
-                               BatchNorm, activations, loss and Adam ("other": the rest:
-                               reshapes/transposes, bias adds, data conversion)
+  breakdown_s                  one more set of steps with timers around im2col, col2im, BatchNorm,
+                               activations, loss and Adam, each its own time; "gemm": the conv
+                               and linear layers' own time outside im2col and col2im (their
+                               GEMMs, and the layout copies and bias sums around them);
+                               "other": the rest (the trainer's own work, data conversion)
   non_gemm_s                   that step's time outside the GEMMs (everything but "gemm"): im2col,
                                col2im, BatchNorm, activations, Adam, ..., which NumPy runs on one
                                core while the BLAS runs the GEMMs on all (docs/benchmarks.md, "Every core")
@@ -21,8 +24,9 @@ One JSON line per case:
                                input and weight gradients) divided by the median step time
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
   fraction_of_sgemm            the ratio of the two
-  launches                     array operations one step issues, counted as CuPy launches them
-                               (benchmarks/launches.py: "total" and per part), and whether
+  layers                       the layers timed: nn (readable) or nn.fast (dcgan.py --layers)
+  launches                     array operations one step of nn.fast issues, counted as CuPy launches
+                               them (benchmarks/launches.py: "total" and per part), and whether
                                @fused functions are one kernel each ("fused": DCGAN_FUSE)
   torch_s_per_step, ratio      with --compare-torch: the same architecture and step in PyTorch,
                                same threads, float32; ratio = ours / PyTorch
@@ -42,7 +46,9 @@ import nn
 from benchmarks import launches
 from benchmarks.cases import CASES, make_trainer, parse_case
 from gan import cli
-from nn import backend, fuse
+from gan.models import LAYER_LIBRARIES, layer_library, use_layers
+from nn import backend
+from nn.fast import fuse
 
 def sync():
     if backend.name() == "cupy":
@@ -78,66 +84,58 @@ def conv_flops_per_step(trainer, batch):
 
 
 class Timers:
-    """Wraps functions so that each call's time is added to a category."""
+    """Wraps functions so that each call's own time (less that of the wrapped calls inside it) is added
+    to a category."""
 
     def __init__(self):
         self.total = defaultdict(float)
         self.stack = contextlib.ExitStack()
+        self.inner = []                     # per open timed call: the time of the timed calls inside it
 
     def wrap(self, owner, attr, category):
-        original = getattr(owner, attr)
+        own = attr in vars(owner)                # else inherited: undone by deleting the wrapper
+        original = vars(owner)[attr] if own else getattr(owner, attr)
         timers = self
 
         def timed(*args, **kwargs):
             sync()
             t = time.perf_counter()
-            out = original(*args, **kwargs)
-            sync()
-            timers.total[category] += time.perf_counter() - t
-            return out
+            timers.inner.append(0.0)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                sync()
+                elapsed = time.perf_counter() - t
+                timers.total[category] += elapsed - timers.inner.pop()
+                if timers.inner:
+                    timers.inner[-1] += elapsed
 
         setattr(owner, attr, timed)
-        self.stack.callback(setattr, owner, attr, original)
+        self.stack.callback(*((setattr, owner, attr, original) if own else (delattr, owner, attr)))
 
     def __enter__(self):
-        import nn.activations as act
-        import nn.batchnorm as bn
-        import nn.conv as conv
-        import nn.im2col as i2c
-        xp_module = backend.xp()
-
-        class TimedXP:                               # the namespace the layers see, with matmul timed
-            def __getattr__(self, name):
-                return getattr(xp_module, name)
-
-        timed_xp = TimedXP()
-        original_matmul = xp_module.matmul
-
-        def matmul(a, b):
-            sync()
-            t = time.perf_counter()
-            out = original_matmul(a, b)
-            sync()
-            self.total["gemm"] += time.perf_counter() - t
-            return out
-
-        timed_xp.matmul = matmul
-        active = backend.name()                      # the same backend, its matmul timed
-        self.stack.enter_context(backend.stand_in(active, timed_xp))
-        self.stack.enter_context(backend.using(active))
-        for mod in (conv, i2c):
-            if hasattr(mod, "im2col"):
-                self.wrap(mod, "im2col", "im2col")
-            if hasattr(mod, "col2im"):
-                self.wrap(mod, "col2im", "col2im")
-        for cls in (bn.BatchNorm,):
+        from nn import activations, batchnorm, conv, fast, im2col, linear
+        from nn.fast import conv as fast_conv, im2col as fast_im2col
+        for mod in (conv, im2col, fast_conv, fast_im2col):
+            self.wrap(mod, "im2col", "im2col")
+            self.wrap(mod, "col2im", "col2im")
+        for mod in (conv, fast_conv):                # the GEMMs, and the layout copies and bias sums around them
+            for fn in ("conv2d", "conv_transpose2d"):
+                self.wrap(mod, fn, "gemm")
+            for cls in (mod.Conv2d, mod.ConvTranspose2d):
+                self.wrap(cls, "backward", "gemm")
+        for method in ("forward", "backward"):
+            self.wrap(linear.Linear, method, "gemm")
+        for cls in (batchnorm.BatchNorm, fast.batchnorm.FusedBatchNorm):
             self.wrap(cls, "forward", "batchnorm")
             self.wrap(cls, "backward", "batchnorm")
-        for cls in (act.ReLU, act.LeakyReLU, act.Tanh, act.Sigmoid):
-            self.wrap(cls, "forward", "activations")
-            self.wrap(cls, "backward", "activations")
-        self.wrap(nn.BCEWithLogits, "__call__", "loss")
-        self.wrap(nn.Adam, "step", "adam")
+        for lib in (activations, fast):
+            for cls in (lib.ReLU, lib.LeakyReLU, lib.Tanh, lib.Sigmoid):
+                self.wrap(cls, "forward", "activations")
+                self.wrap(cls, "backward", "activations")
+        for lib in (nn, fast):
+            self.wrap(lib.BCEWithLogits, "__call__", "loss")
+            self.wrap(lib.Adam, "step", "adam")
         return self
 
     def __exit__(self, *exc):
@@ -231,8 +229,11 @@ def main(argv=None):
                         help="comma list of SIZExBATCH, e.g. 32x128,64x16: size 32 (1 channel) or 64 (3 channels), "
                              "any batch")
     parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
+    parser.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
+                        help="nn (readable) or fast (nn/fast/); default: dcgan.py's (nn on numpy, fast on cupy)")
     args = parser.parse_args(argv)
     cli.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
+    use_layers(args.layers)
     try:
         cases = CASES if args.cases == "all" else [parse_case(c) for c in args.cases.split(",")]
     except ValueError as e:
@@ -244,8 +245,8 @@ def main(argv=None):
         time_steps(trainer, args.warmup)
         step_time = statistics.median(time_steps(trainer, args.steps))
         parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
-        result = {"backend": args.backend, "image_size": size, "channels": nc, "batch": batch,
-                  "threads": args.threads, "fused": fuse.enabled(), "launches": launches.count_case(size, nc, batch),
+        result = {"backend": args.backend, "layers": layer_library().__name__, "image_size": size, "channels": nc,
+                  "batch": batch, "threads": args.threads, "fused": fuse.enabled(), "launches": launches.count_case(size, nc, batch),
                   "s_per_step": round(step_time, 4),
                   "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
                   "breakdown_step_s": round(hooked, 4),

@@ -16,8 +16,9 @@ def parse_case(text):
     return int(size), 1 if size == "32" else 3, int(batch)
 
 
-def make_trainer(size, nc, batch, ema=False):
+def make_trainer(size, nc, batch, ema=False, layers=None):
+    """A Trainer of this case on random images; ``layers``: nn or nn.fast (default: dcgan.py's choice)."""
     cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
                  ema=flags.EMA_DECAY if ema else None)
     images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
-    return dcgan.Trainer(cfg, images)
+    return dcgan.Trainer(cfg, images, layers=layers)

@@ -14,7 +14,7 @@
 #   classifier.txt   examples/train_classifier.py on the GPU, then
 #   evaluate.txt     dcgan.py evaluate (FCD, coverage, confidence) -> quality.json
 #   bench*.txt       benchmarks/bench_step.py --compare-torch, CuPy's float32 GEMMs without and with TF32,
-#                    and without fused kernels (DCGAN_FUSE=0: what nn/fuse.py saves)
+#                    and without fused kernels (DCGAN_FUSE=0: what nn/fast/fuse.py saves)
 #   summary.txt      one line per step: exit code and seconds
 #
 # Settings (environment variables):

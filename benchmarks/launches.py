@@ -24,11 +24,12 @@ running one step on NumPy with every array wrapped in ``Counted``, an
 * a new elementwise result is C-contiguous, as CuPy writes it (NumPy keeps
   its inputs' memory order), so a reshape that needs another order copies here
   exactly when it would on CuPy;
-* a ``@fused`` function (``nn/fuse.py``) is one kernel, whatever it contains:
+* a ``@fused`` function (``nn/fast/fuse.py``) is one kernel, whatever it contains:
   CuPy compiles it into one (with ``DCGAN_FUSE=0`` its operations count one by one);
 * host-to-device copies (``backend.to_device``: the batch, z) are counted as
   "transfers", apart from kernels.
 
+The step counted is ``nn.fast``'s, the layers a GPU runs (``python dcgan.py --backend cupy``).
 Each launch is put in the part of the step whose code issued it: im2col,
 col2im, layout (the copies that put a gradient in the (C, H*W*N) order the
 GEMMs read), GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
@@ -72,7 +73,11 @@ class Counted(np.ndarray):
     """An ndarray that counts the kernels its operations would launch on a GPU."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        count()                                   # one elementwise kernel, or one reduction
+        if ufunc is np.matmul:
+            with inside("gemm"):                  # a @ b: one cuBLAS GEMM
+                count()
+        else:
+            count()                               # one elementwise kernel, or one reduction
         inputs = [plain(x) for x in inputs]
         if out is not None:
             kwargs["out"] = plain(out)
@@ -149,48 +154,54 @@ class CountingNamespace:
 
 
 @contextlib.contextmanager
+def inside(part):
+    """Attribute the launches of the block to ``part``."""
+    previous, _part[0] = _part[0], part
+    try:
+        yield
+    finally:
+        _part[0] = previous
+
+
+@contextlib.contextmanager
 def parts():
-    """Attribute launches to the part of the step whose code is running."""
-    import nn.activations as act
-    import nn.batchnorm as bn
-    import nn.conv as conv
-    import nn.im2col as i2c
+    """Attribute launches to the part of the step whose code is running (the classes and functions of nn.fast)."""
+    from nn import fast
+    from nn.fast import conv, im2col
     stack = contextlib.ExitStack()
 
     def wrap(owner, attr, part):
-        original = owner.__dict__[attr] if attr in owner.__dict__ else getattr(owner, attr)
+        own = attr in vars(owner)                # else inherited: undone by deleting the wrapper
+        original = vars(owner)[attr] if own else getattr(owner, attr)
 
-        def inside(*args, **kwargs):
-            previous, _part[0] = _part[0], part
-            try:
+        def wrapped(*args, **kwargs):
+            with inside(part):
                 return original(*args, **kwargs)
-            finally:
-                _part[0] = previous
-        setattr(owner, attr, inside)
-        stack.callback(setattr, owner, attr, original)
+        setattr(owner, attr, wrapped)
+        stack.callback(*((setattr, owner, attr, original) if own else (delattr, owner, attr)))
 
     with stack:
-        for module in (conv, i2c):
+        for module in (conv, im2col):
             wrap(module, "im2col", "im2col")
             wrap(module, "col2im", "col2im")
-        wrap(conv, "_channels_first", "layout")
-        for cls in (bn.BatchNorm,):
+        wrap(conv, "channels_first", "layout")
+        for cls in (fast.batchnorm.FusedBatchNorm,):
             wrap(cls, "forward", "batchnorm")
             wrap(cls, "backward", "batchnorm")
-        for cls in (act.LeakyReLU, act.Tanh, act.Sigmoid):
+        for cls in (fast.ReLU, fast.LeakyReLU, fast.Tanh, fast.Sigmoid):
             wrap(cls, "forward", "activations")
             wrap(cls, "backward", "activations")
-        wrap(nn.BCEWithLogits, "__call__", "loss")
+        wrap(fast.BCEWithLogits, "__call__", "loss")
         stack.enter_context(fused_calls_count_once())
-        wrap(nn.Adam, "step", "adam")
-        wrap(nn.EMA, "update", "ema")
+        wrap(fast.Adam, "step", "adam")
+        wrap(fast.EMA, "update", "ema")
         yield
 
 
 @contextlib.contextmanager
 def fused_calls_count_once():
     """Count each call of a ``@fused`` function as the one kernel CuPy makes of it."""
-    from nn import fuse
+    from nn.fast import fuse
     original = fuse.fused.__call__
 
     def call(self, *args):
@@ -213,11 +224,8 @@ def gemm_counting_namespace():
     matmul = ns.matmul
 
     def gemm(a, b):
-        previous, _part[0] = _part[0], "gemm"
-        try:
+        with inside("gemm"):
             return matmul(a, b)
-        finally:
-            _part[0] = previous
     ns.matmul = gemm
     return ns
 
@@ -244,10 +252,11 @@ def count_step(trainer):
 
 
 def count_case(size, nc, batch, ema=False):
-    """``count_step`` of a fresh NumPy trainer of this case (whatever backend is active), after one
-    step: Adam's moments exist from then on."""
+    """``count_step`` of a fresh NumPy trainer of this case with nn.fast's layers (whatever backend is
+    active), after one step: Adam's moments exist from then on."""
+    from nn import fast
     with backend.using("numpy"):
-        trainer = make_trainer(size, nc, batch, ema=ema)
+        trainer = make_trainer(size, nc, batch, ema=ema, layers=fast)
         trainer.step(*trainer.next_batch())
         return count_step(trainer)
 

@@ -6,7 +6,8 @@ For each layer it builds a tiny instance in float64, draws a random input
 and a random upstream gradient, runs forward + backward, and compares the
 gradients with central differences (nn/gradcheck.py). It prints one row per
 layer: the relative error of dx and of each parameter gradient. Around 1e-10
-is a correct backward; a wrong one shows up as 1e-2 or worse.
+is a correct backward; a wrong one shows up as 1e-2 or worse, and then the
+tour ends with one error: line and exit code 1.
 """
 import argparse
 import sys
@@ -18,8 +19,10 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import nn
 from gan import cli
+from gan.errors import UserError
 from nn.gradcheck import check_layer, check_loss
 
+BOUND = 1e-6            # a correct backward gives about 1e-10, a wrong one 1e-2 or worse
 LAYERS = [
     ("Conv2d(3, 4, k=4, s=2, p=1)", lambda: nn.Conv2d(3, 4, 4, 2, 1), (2, 3, 6, 6)),
     ("Conv2d(3, 2, k=4, s=1, p=0)", lambda: nn.Conv2d(3, 2, 4, 1, 0, bias=False), (2, 3, 4, 4)),
@@ -64,7 +67,11 @@ def tour(args):
         err = check_loss(loss, x, rng.integers(0, 2, (6, 1)).astype(np.float64))
         print(f"{title:40s} d{'input':9s} {err:10.1e}")
         worst = max(worst, err)
-    print(f"\nworst relative error: {worst:.1e}  ({'OK' if worst < 1e-6 else 'FAILED'}: bound 1e-6)")
+    passed = worst < BOUND
+    print(f"\nworst relative error: {worst:.1e}  ({'OK' if passed else 'FAILED'}: bound {BOUND:g})")
+    if not passed:                             # the claim above, asserted: a failed check is a failed run
+        raise UserError(f"a gradient is off by {worst:.1e}, above the bound {BOUND:g}: the backward of the "
+                        "row above that shows it is wrong")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import traceback
 
 import datasets
 from nn import backend
-from nn.malloc import keep_freed_memory
+from nn.fast.malloc import keep_freed_memory
 
 from .errors import UserError
 

@@ -14,7 +14,7 @@ from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, no
                   positive_float, positive_int, seed_int)
 from .config import Config, absolute
 from .errors import UserError
-from .models import IMAGE_SIZES
+from .models import IMAGE_SIZES, LAYER_LIBRARIES
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
 DEFAULT_EPOCHS = 25
@@ -28,6 +28,10 @@ def train_parser():
                     "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
                     "'python dcgan.py evaluate --help' measures sample quality.")
     add_backend_flag(p)
+    p.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
+                   help="the layers G and D are built from: nn (nn/'s readable layers, what the reading order "
+                        "shows; the default on numpy) or fast (nn/fast/: the same maths and values as fused "
+                        "kernels in a copy-free layout; the default on cupy, and faster on a CPU too: docs/results.md)")
     p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
                    help="training data; mnist and fashion-mnist download (MD5-checked) unless --data-dir is given")
     p.add_argument("--data-dir", default=None, type=path_text,

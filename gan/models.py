@@ -20,9 +20,30 @@ from .errors import UserError
 from .memory import FLOAT32, check_fits, model_weights
 
 IMAGE_SIZES = SUPPORTED_SIZES      # 32 and 64: G doubles 4x4 maps 3 or 4 times (one list, in datasets/images.py)
+LAYER_LIBRARIES = ("nn", "fast")
+_chosen_layers = [None]            # set by use_layers (--layers); None: the backend's default
 
 
-def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
+def use_layers(name):
+    """Build models from ``name``'s layers from now on: "nn", "fast", or None for the backend's default."""
+    if name not in LAYER_LIBRARIES + (None,):
+        raise UserError(f"--layers {name}: choose nn (the readable layers) or fast (nn/fast/)")
+    _chosen_layers[0] = name
+
+
+def layer_library():
+    """The module models are built from, and trained with (its Adam, EMA and BCEWithLogits): ``nn``, the
+    readable layers a student reads and steps through (the default on NumPy), or ``nn.fast``, the same
+    interfaces and values with fused kernels and a copy-free layout (nn/fast/__init__.py; the default on
+    CuPy). ``use_layers`` (``--layers``) chooses on any backend."""
+    name = _chosen_layers[0] or ("fast" if backend.name() == "cupy" else "nn")
+    if name == "fast":
+        from nn import fast
+        return fast
+    return nn
+
+
+def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):
     """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
 
     S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
@@ -30,7 +51,9 @@ def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
 
     head="linear" (the "linear DCGAN" variant) makes the first step z -> 4x4
     maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
+    ``layers``: the module the layers come from, ``nn`` or ``nn.fast`` (``layer_library``).
     """
+    nn = layers
     widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
     w0 = widths[0]
     if head == "linear":
@@ -44,11 +67,12 @@ def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv"):
     return nn.Sequential(*layers)
 
 
-def build_discriminator(ndf=64, nc=1, image_size=32, head="conv"):
+def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", layers=nn):
     """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer.
 
     head="linear" ends in Flatten + Linear(4ndf*4*4 -> 1) instead of a (4, 1, 0) conv.
     """
+    nn = layers
     widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
     layers = [nn.Conv2d(nc, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
     for cin, cout in zip(widths, widths[1:]):
@@ -72,12 +96,14 @@ def _widths(base, image_size):
     return [base * 2 ** i for i in reversed(range(n))]
 
 
-def build_models(cfg):
-    """G and D for a Config; a conditional model (n_classes K > 0) takes K more input channels in both."""
+def build_models(cfg, layers=None):
+    """G and D for a Config; a conditional model (n_classes K > 0) takes K more input channels in both.
+    ``layers``: ``nn`` or ``nn.fast``; by default ``layer_library()``'s choice."""
     check_models_fit(cfg)
+    layers = layers or layer_library()
     k = cfg.n_classes
-    G = build_generator(cfg.nz + k, cfg.ngf, cfg.nc, cfg.image_size, cfg.head)
-    D = build_discriminator(cfg.ndf, cfg.nc + k, cfg.image_size, cfg.head)
+    G = build_generator(cfg.nz + k, cfg.ngf, cfg.nc, cfg.image_size, cfg.head, layers)
+    D = build_discriminator(cfg.ndf, cfg.nc + k, cfg.image_size, cfg.head, layers)
     return dcgan_init(G), dcgan_init(D)
 
 

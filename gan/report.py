@@ -96,7 +96,7 @@ def opening_lines(trainer, new_run):
     """What is trained, on what, where; and, resuming, where training picks up and how far it goes."""
     cfg = trainer.cfg
     line = (f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
-            f"{backend.name()}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
+            f"{backend.name()}, layers {trainer.layers.__name__}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
             f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
     if new_run:
         return line

@@ -5,7 +5,7 @@ for how they pair up and how gradients accumulate, and ``gradcheck.py`` for
 how each backward is proven against numerical gradients.
 """
 from . import backend, init
-from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh, sigmoid
 from .batchnorm import BatchNorm, BatchNorm1d, BatchNorm2d, frozen_running_stats
 from .conv import Conv2d, ConvTranspose2d
 from .ema import EMA
@@ -19,6 +19,6 @@ __all__ = [
     "backend", "init", "Module", "Parameter", "Sequential",
     "Conv2d", "ConvTranspose2d", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "SoftmaxCrossEntropy",
-    "log_softmax", "softmax", "Adam", "EMA",
+    "sigmoid", "log_softmax", "softmax", "Adam", "EMA",
     "frozen_running_stats",
 ]

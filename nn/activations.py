@@ -5,11 +5,8 @@
     Tanh        y = tanh(x)                    dy/dx = 1 - y^2
     Sigmoid     y = 1 / (1 + exp(-x))          dy/dx = y (1 - y)
 
-ReLU and LeakyReLU are piecewise linear through 0, so y = x * f'(x): the
-forward computes the local derivative d once (for LeakyReLU,
-d = a + (1 - a) [x > 0], with [x > 0] 1.0 or 0.0 in x's dtype), and the
-backward is a single multiply, dx = dy * d.
-Tanh and Sigmoid keep their output, since the derivative is cheapest in terms of y.
+ReLU and LeakyReLU keep their input, to know where x > 0; Tanh and Sigmoid
+keep their output, since their derivative is cheapest in terms of y.
 
 The logistic function, without overflow for any x: with
 softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|),
@@ -18,53 +15,26 @@ softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|),
 
 where no exponential ever sees a positive argument.
 
-Each element-wise chain is one ``@fused`` function: one GPU kernel on CuPy.
+(``nn/fast/activations.py``: the same, each chain one GPU kernel.)
 """
 from . import backend
-from .fuse import fused
 from .module import Module
 
 
-@fused
 def sigmoid(x):
     """Numerically stable logistic function: never evaluates exp of a positive number."""
     xp = backend.xp()
     return xp.exp(xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x))))
 
 
-def is_positive(x):
-    """[x > 0] in x's dtype: 1.0 where x > 0, else 0.0 (NaN stays NaN)."""
-    xp = backend.xp()
-    return xp.ceil(xp.clip(x, 0.0, 1.0))     # not astype(x > 0, x.dtype): CuPy cannot fuse astype
+class ReLU(Module):
+    def forward(self, x):
+        self._save(x)
+        return backend.xp().maximum(x, 0.0)
 
-
-@fused
-def relu(x):
-    """(y, d): d = [x > 0], y = x * d."""
-    d = is_positive(x)
-    return x * d, d
-
-
-@fused
-def leaky_relu(x, a):
-    """(y, d): d = 1 where x > 0, else a; y = x * d."""
-    d = a + (1.0 - a) * is_positive(x)
-    return x * d, d
-
-
-@fused
-def times_derivative(dy, d):
-    return dy * d
-
-
-@fused
-def times_tanh_derivative(dy, y):
-    return dy * (1.0 - y * y)
-
-
-@fused
-def times_sigmoid_derivative(dy, y):
-    return dy * y * (1.0 - y)
+    def backward(self, dy):
+        (x,) = self._pop()
+        return backend.xp().where(x > 0, dy, 0.0)                  # dy * [x > 0]
 
 
 class LeakyReLU(Module):
@@ -76,24 +46,12 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x):
-        a = self.negative_slope
-        y, d = leaky_relu(x, a) if a else relu(x)
-        self._save(d)
-        return y
+        self._save(x)
+        return backend.xp().where(x > 0, x, self.negative_slope * x)
 
     def backward(self, dy):
-        (d,) = self._pop()
-        return times_derivative(dy, d)
-
-
-class ReLU(LeakyReLU):
-    """LeakyReLU with slope 0: y = max(x, 0)."""
-
-    def __init__(self):
-        super().__init__(0.0)
-
-    def extra_repr(self):
-        return ""
+        (x,) = self._pop()
+        return backend.xp().where(x > 0, dy, self.negative_slope * dy)
 
 
 class Tanh(Module):
@@ -104,7 +62,7 @@ class Tanh(Module):
 
     def backward(self, dy):
         (y,) = self._pop()
-        return times_tanh_derivative(dy, y)
+        return dy * (1.0 - y * y)
 
 
 class Sigmoid(Module):
@@ -115,4 +73,4 @@ class Sigmoid(Module):
 
     def backward(self, dy):
         (y,) = self._pop()
-        return times_sigmoid_derivative(dy, y)
+        return dy * y * (1.0 - y)

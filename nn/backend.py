@@ -10,11 +10,10 @@ imports NumPy itself, so the same layer code runs on
                          ``nn/`` only calls functions that CuPy also has.
 
 The namespaces are used through the array API standard subset
-(``xp.matmul``, ``xp.permute_dims``, ``xp.reshape``, ``xp.sum(..., axis=...)``),
-which NumPy 2, CuPy 14.1+ and ``array_api_strict`` provide; for CuPy 14.0,
-which lacks ``matrix_transpose``, ``compat.fill_gaps`` fills it in. Older CuPy
-is refused with one line: CuPy 13 computes the fused kernels in float64 (and
-13.2 to 13.3 cannot fuse most of them), see ``nn/fuse.py``.
+(``xp.permute_dims``, ``xp.reshape``, ``xp.sum(..., axis=...)``, ``a @ b``,
+``a.T``), which NumPy 2, CuPy 14.0+ and ``array_api_strict`` provide. Older
+CuPy is refused with one line: CuPy 13 computes the fused kernels in float64
+(and 13.2 to 13.3 cannot fuse most of them), see ``nn/fast/fuse.py``.
 
 Randomness always comes from one host-side NumPy ``Generator`` (``rng()``) and
 is copied to the device with ``to_device``: the same seed draws the same
@@ -32,8 +31,6 @@ Usage::
 import re
 
 import numpy as np
-
-from .compat import fill_gaps
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 
@@ -85,10 +82,10 @@ def parse_release(version):
 
 
 def _import(name):
-    """The namespace for backend ``name``, with any array-API names it lacks filled in."""
+    """The namespace for backend ``name`` (a test's stand-in for it, if one is set)."""
     if name in _stand_ins:
-        return fill_gaps(_stand_ins[name])
-    return fill_gaps(_import_module(name))
+        return _stand_ins[name]
+    return _import_module(name)
 
 
 def _import_module(name):
@@ -130,8 +127,7 @@ class stand_in:
     """``with backend.stand_in("cupy", namespace): ...``: inside, backend "cupy" means ``namespace``.
 
     For tests that have no GPU: a NumPy namespace cut down to exactly the names
-    a CuPy release offers stands in for CuPy, and goes through ``fill_gaps``
-    like the real one would.
+    a CuPy release offers stands in for CuPy.
     """
 
     def __init__(self, name, namespace):

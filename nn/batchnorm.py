@@ -1,10 +1,10 @@
 """Batch normalisation, per channel: BatchNorm2d over (N, H, W), BatchNorm1d over N.
 
-Forward, in training mode, for each channel c with its m = N*H*W values::
+Forward, in training mode, for each channel with its m = N*H*W values::
 
-    mu     = mean(x)                     var = mean((x - mu)^2)   (biased)
-    xhat   = (x - mu) / sqrt(var + eps)
-    y      = gamma * xhat + beta
+    mu   = mean(x)                     var = mean((x - mu)^2)       (biased)
+    xhat = (x - mu) / std,             std = sqrt(var + eps)
+    y    = gamma * xhat + beta
 
 and the running statistics move towards the batch's (PyTorch's convention,
 momentum 0.1, the running variance unbiased: var * m / (m - 1))::
@@ -15,67 +15,34 @@ In eval mode mu and var are the running statistics, so y is an affine
 function of x. ``frozen_running_stats(model)`` keeps batch statistics but
 stops the running ones from moving (for sampling that must not change state).
 
-Backward (training mode). xhat depends on x directly *and* through mu and
-var, which depend on every x of the channel. With g = dy * gamma::
+Backward, derived. Write g = dL/dxhat = dy * gamma. The parameter gradients
+are direct::
 
-    dbeta  = sum(dy)          dgamma = sum(dy * xhat)
-    dx     = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)
+    dbeta = sum(dy)                    dgamma = sum(dy * xhat)
+
+x_i reaches L three ways: through its own xhat_i, and through mu and var,
+which every value of the channel feeds (sums run over the channel's m values)::
+
+    dL/dvar = sum_j g_j (x_j - mu) * (-1/2) (var + eps)^(-3/2) = -sum(g * xhat) / (2 (var + eps))
+    dL/dmu  = sum_j g_j * (-1 / std)                            = -sum(g) / std
+              (var's own path through mu is 0: d var / d mu = -2 mean(x - mu) = 0)
+    dx_i    = g_i / std  +  dL/dvar * 2 (x_i - mu) / m  +  dL/dmu / m
+
+and since (x_i - mu) / std = xhat_i, the three terms are::
+
+    dx = (g - mean(g) - xhat * mean(g * xhat)) / std
 
 The mean(g) term is the path through mu, the xhat * mean(g * xhat) term
-the path through var; drop either and the gradient check fails (try it).
-Since gamma is constant per channel, with k = gamma / sqrt(var + eps)::
+the path through var; drop either and the gradient check fails
+(``tests/test_mutation.py`` does, on this very code). In eval mode mu and
+var are constants: dx = g / std.
 
-    dx = k * (dy - dbeta / m - xhat * dgamma / m)
-
-so the two reductions the parameter gradients need are all the backward
-needs, and then one element-wise pass. In eval mode mu and var are
-constants, so dx = k * dy.
-
-How it runs: each element-wise chain above is one ``@fused`` function (one
-kernel on CuPy, the same lines one by one on NumPy). xhat is never stored:
-the forward keeps x - mu and 1 / sqrt(var + eps), and
-y = (x - mu) * (gamma / sqrt(var + eps)) + beta is one pass over x fewer
-than normalising first.
+(``nn/fast/batchnorm.py`` computes the same in fewer passes over memory, for the GPU.)
 """
 from contextlib import contextmanager
 
 from . import backend
-from .fuse import fused
 from .module import Module, Parameter
-
-
-@fused
-def deviation(x, mu):
-    """(x - mu, (x - mu)^2)."""
-    xc = x - mu
-    return xc, xc * xc
-
-
-@fused
-def inverse_std(var, eps):
-    return (var + eps) ** -0.5                        # 1 / sqrt(var + eps)
-
-
-@fused
-def moving_averages(running_mean, running_var, mu, var, momentum, unbias):
-    """PyTorch's running statistics: move towards the batch's, the variance unbiased (var * m / (m - 1))."""
-    return ((1 - momentum) * running_mean + momentum * mu,
-            (1 - momentum) * running_var + (momentum * unbias) * var)
-
-
-@fused
-def normalise(xc, inv_std, gamma, beta):
-    """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), xc = x - mu."""
-    return xc * (gamma * inv_std) + beta
-
-
-@fused
-def input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, m):
-    """dx = k * (dy - dbeta / m - xhat * dgamma / m), with k = gamma / sqrt(var + eps),
-    xhat = (x - mu) / sqrt(var + eps), xc = x - mu, m values per channel."""
-    k = gamma * inv_std
-    xhat = xc * inv_std
-    return k * (dy - dbeta / m - xhat * (dgamma / m))
 
 
 class BatchNorm(Module):
@@ -98,42 +65,49 @@ class BatchNorm(Module):
     def extra_repr(self):
         return f"{self.weight.shape[0]}, eps={self.eps}, momentum={self.momentum}"
 
-    def _per_channel(self, v, ndim):
+    def per_channel(self, v, ndim):
         """(C,) -> broadcastable against the input: (1, C) or (1, C, 1, 1) (a view)."""
         return backend.xp().reshape(v, (1, -1) + (1,) * (ndim - 2))
 
+    def channel_mean(self, a):
+        """The mean of each channel over the batch (and H, W): (1, C) or (1, C, 1, 1)."""
+        return backend.xp().mean(a, axis=self.axes, keepdims=True)
+
+    def move_running_stats(self, mu, var, m):
+        """running = (1 - momentum) * running + momentum * batch, the variance unbiased by m / (m - 1)."""
+        xp, momentum = backend.xp(), self.momentum
+        mu, var = xp.reshape(mu, (-1,)), xp.reshape(var, (-1,)) * (m / max(m - 1, 1))
+        self.running_mean = (1 - momentum) * self.running_mean + momentum * mu
+        self.running_var = (1 - momentum) * self.running_var + momentum * var
+
     def forward(self, x):
-        xp = backend.xp()
-        shape = lambda v: self._per_channel(v, x.ndim)
+        xp, mean = backend.xp(), self.channel_mean
+        gamma, beta = self.per_channel(self.weight.data, x.ndim), self.per_channel(self.bias.data, x.ndim)
         if self.training:
-            mu = xp.mean(x, axis=self.axes, keepdims=True)                        # (1, C, 1, 1)
-            xc, squares = deviation(x, mu)
-            var = xp.mean(squares, axis=self.axes, keepdims=True)                 # biased
+            mu = mean(x)                                           # (1, C, 1, 1)
+            var = mean((x - mu) ** 2)                              # biased
             if self.update_running_stats:
-                m = x.size // x.shape[1]                                          # values per channel
-                self.running_mean, self.running_var = moving_averages(
-                    self.running_mean, self.running_var, xp.reshape(mu, (-1,)), xp.reshape(var, (-1,)),
-                    self.momentum, m / max(m - 1, 1))
+                self.move_running_stats(mu, var, x.size // x.shape[1])
         else:
-            xc, var = x - shape(self.running_mean), shape(self.running_var)
-        inv_std = inverse_std(var, self.eps)
-        y = normalise(xc, inv_std, shape(self.weight.data), shape(self.bias.data))
-        self._save(xc, inv_std, self.training)            # xhat = xc * inv_std, never stored
+            mu, var = self.per_channel(self.running_mean, x.ndim), self.per_channel(self.running_var, x.ndim)
+        std = xp.sqrt(var + self.eps)
+        xhat = (x - mu) / std
+        y = gamma * xhat + beta
+        self._save(xhat, std, self.training)
         return y
 
     def backward(self, dy):
-        xp = backend.xp()
-        xc, inv_std, training = self._pop()
-        dbeta = xp.sum(dy, axis=self.axes, keepdims=True)               # (1, C, 1, 1)
-        dgamma = xp.sum(dy * xc, axis=self.axes, keepdims=True) * inv_std   # sum(dy * xhat)
+        xp, mean = backend.xp(), self.channel_mean
+        xhat, std, training = self._pop()
+        gamma = self.per_channel(self.weight.data, dy.ndim)
         if self.bias.requires_grad:
-            self.bias.accumulate(xp.reshape(dbeta, (-1,)))
+            self.bias.accumulate(xp.sum(dy, axis=self.axes))                 # dbeta = sum(dy)
         if self.weight.requires_grad:
-            self.weight.accumulate(xp.reshape(dgamma, (-1,)))
-        gamma = self._per_channel(self.weight.data, dy.ndim)
+            self.weight.accumulate(xp.sum(dy * xhat, axis=self.axes))        # dgamma = sum(dy * xhat)
+        g = dy * gamma                                                        # dL/dxhat
         if not training:
-            return dy * (gamma * inv_std)
-        return input_grad(dy, xc, gamma, inv_std, dgamma, dbeta, dy.size / dy.shape[1])
+            return g / std
+        return (g - mean(g) - xhat * mean(g * xhat)) / std
 
 
 class BatchNorm2d(BatchNorm):

@@ -5,25 +5,30 @@ OH = floor((H + 2p - kh) / s) + 1.
 
 The convolution as a matrix product (see ``im2col.py``)::
 
-    cols = im2col(x)                          # (C*kh*kw, OH*OW*N)
-    y2   = W @ cols,  W = w.reshape(F, -1)    # (F, OH*OW*N)
+    cols = im2col(x)                          # (C*kh*kw, N*OH*OW)
+    y2   = W @ cols,  W = w.reshape(F, -1)    # (F, N*OH*OW): y, one row per output channel
 
-Its backward, with dy2 = dy arranged as (F, OH*OW*N)::
+Its backward, with dy2 = dy arranged the same way, (F, N*OH*OW). Since
+y2 = W @ cols is a matrix product, its two gradients are matrix products::
 
-    dW    = dy2 @ cols.T                      # the weight gradient: one GEMM
-    dcols = W.T @ dy2                         # (C*kh*kw, OH*OW*N)
-    dx    = col2im(dcols)                     # scatter back, summing overlaps
+    dW    = dy2 @ cols.T                      # (F, C*kh*kw): the weight gradient
+    dcols = W.T @ dy2                         # (C*kh*kw, N*OH*OW)
+    dx    = col2im(dcols)                     # scatter back, adding where windows overlap
 
-``W.T @ dy2`` followed by col2im is exactly the *transposed* convolution of
-dy with the same kernel. So the two layers share two functions:
+``col2im(W.T @ dy2)`` is exactly the *transposed* convolution of dy with
+the same kernel: the adjoint of the convolution. So two functions serve
+both layers, each one's forward the other's backward:
 
-* ``conv2d(x, w)``           = GEMM(im2col(x))   (Conv2d forward, ConvTranspose2d backward)
-* ``conv_transpose2d(x, w)`` = col2im(GEMM(x))   (ConvTranspose2d forward, Conv2d backward)
+* ``conv2d(x, w)``           = W @ im2col(x)     (Conv2d forward, ConvTranspose2d backward)
+* ``conv_transpose2d(x, w)`` = col2im(W.T @ x2)  (ConvTranspose2d forward, Conv2d backward)
 
 A transposed convolution's weight is stored as (C_in, C_out, kh, kw), as in
 PyTorch, which is the shape of the convolution it is the adjoint of
 (C_out -> C_in). Its output size is (H - 1)*s - 2p + kh, e.g. 4 -> 8 for the
-DCGAN (4, 2, 1) layers and 1 -> 4 for (4, 1, 0).
+DCGAN (4, 2, 1) layers and 1 -> 4 for (4, 1, 0). And its weight gradient is
+the convolution's with the roles of x and dy swapped: dW = x2 @ im2col(dy).T.
+
+(``nn/fast/conv.py`` computes the same without the layout copies, for the GPU.)
 """
 from . import backend
 from .im2col import col2im, conv_output_size, im2col
@@ -31,22 +36,22 @@ from .init import xavier_uniform
 from .module import Module, Parameter
 
 
-def _channels_first(a):
-    """(N, C, H, W) -> (C, H*W*N), the layout the GEMMs use (free when a's memory is already CHWN)."""
+def rows(a):
+    """(N, C, H, W) -> (C, N*H*W): one row per channel, the layout of the GEMMs' operands."""
     xp = backend.xp()
     N, C, H, W = a.shape
-    return xp.reshape(xp.permute_dims(a, (1, 2, 3, 0)), (C, H * W * N))
+    return xp.reshape(xp.permute_dims(a, (1, 0, 2, 3)), (C, N * H * W))
 
 
 def conv2d(x, w, stride=1, pad=0):
-    """Cross-correlate x (N, C, H, W) with w (F, C, kh, kw). Returns y (N, F, OH, OW) and cols."""
+    """Cross-correlate x (N, C, H, W) with w (F, C, kh, kw): y (N, F, OH, OW), and the columns of x."""
     xp = backend.xp()
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     OH, OW = conv_output_size(H, kh, stride, pad), conv_output_size(W, kw, stride, pad)
-    cols = im2col(x, kh, kw, stride, pad)                       # (C*kh*kw, OH*OW*N)
-    y = xp.matmul(xp.reshape(w, (F, C * kh * kw)), cols)        # (F, OH*OW*N)
-    y = xp.permute_dims(xp.reshape(y, (F, OH, OW, N)), (3, 0, 1, 2))   # NCHW view of CHWN memory
+    cols = im2col(x, kh, kw, stride, pad)                       # (C*kh*kw, N*OH*OW)
+    y2 = xp.reshape(w, (F, C * kh * kw)) @ cols                 # (F, N*OH*OW)
+    y = xp.permute_dims(xp.reshape(y2, (F, N, OH, OW)), (1, 0, 2, 3))
     return y, cols
 
 
@@ -55,16 +60,10 @@ def conv_transpose2d(x, w, out_hw, stride=1, pad=0):
 
     <conv2d(a, w), b> == <a, conv_transpose2d(b, w)> for all a, b.
     """
-    return conv_transpose2d_cf(_channels_first(x), x.shape[0], w, out_hw, stride, pad)
-
-
-def conv_transpose2d_cf(x2, n, w, out_hw, stride=1, pad=0):
-    """``conv_transpose2d`` of a batch of n given as x2 = (F, h*w*N), the layout the GEMM reads
-    (for callers that already made it: each such copy is a kernel on a GPU)."""
     xp = backend.xp()
     F, C, kh, kw = w.shape
-    cols = xp.matmul(xp.matrix_transpose(xp.reshape(w, (F, C * kh * kw))), x2)   # (C*kh*kw, h*w*N)
-    return col2im(cols, (n, C, *out_hw), kh, kw, stride, pad)
+    cols = xp.reshape(w, (F, C * kh * kw)).T @ rows(x)          # (C*kh*kw, N*h*w)
+    return col2im(cols, (x.shape[0], C, *out_hw), kh, kw, stride, pad)
 
 
 class Conv2d(Module):
@@ -91,14 +90,14 @@ class Conv2d(Module):
     def backward(self, dy):
         xp = backend.xp()
         x_shape, cols = self._pop()
-        dy2 = _channels_first(dy)                                      # (F, OH*OW*N)
         if self.weight.requires_grad:
-            self.weight.accumulate(xp.reshape(xp.matmul(dy2, xp.matrix_transpose(cols)), self.weight.shape))
+            dW = rows(dy) @ cols.T                                      # (F, C*kh*kw)
+            self.weight.accumulate(xp.reshape(dW, self.weight.shape))
         if self.bias is not None and self.bias.requires_grad:
-            self.bias.accumulate(xp.sum(dy2, axis=1))
+            self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))
         if not self.needs_input_grad:
             return None
-        return conv_transpose2d_cf(dy2, dy.shape[0], self.weight.data, x_shape[2:], self.stride, self.padding)
+        return conv_transpose2d(dy, self.weight.data, x_shape[2:], self.stride, self.padding)
 
 
 class ConvTranspose2d(Module):
@@ -122,28 +121,21 @@ class ConvTranspose2d(Module):
         return (size - 1) * self.stride - 2 * self.padding + self.kernel_size
 
     def forward(self, x):
-        xp = backend.xp()
         out_hw = (self.output_size(x.shape[2]), self.output_size(x.shape[3]))
-        x2 = _channels_first(x)                                        # (Cin, h*w*N), kept for dW
-        y = conv_transpose2d_cf(x2, x.shape[0], self.weight.data, out_hw, self.stride, self.padding)
+        y = conv_transpose2d(x, self.weight.data, out_hw, self.stride, self.padding)
         if self.bias is not None:
-            y = y + xp.reshape(self.bias.data, (1, -1, 1, 1))
-        self._save(x2)
+            y = y + backend.xp().reshape(self.bias.data, (1, -1, 1, 1))
+        self._save(x)
         return y
 
     def backward(self, dy):
         xp = backend.xp()
-        (x2,) = self._pop()
+        (x,) = self._pop()
         k, s, p = self.kernel_size, self.stride, self.padding
-        dx = cols = None
-        if self.needs_input_grad:
-            # dx is the ordinary convolution of dy; its im2col columns give dW too.
-            dx, cols = conv2d(dy, self.weight.data, s, p)                  # cols (Cout*k*k, H*W*N)
+        dx, cols = conv2d(dy, self.weight.data, s, p)                   # dx: the convolution of dy
         if self.weight.requires_grad:
-            if cols is None:
-                cols = im2col(dy, k, k, s, p)
-            self.weight.accumulate(xp.reshape(xp.matmul(x2, xp.matrix_transpose(cols)),
-                                              self.weight.shape))          # (Cin, Cout*k*k)
+            dW = rows(x) @ cols.T                                       # (Cin, Cout*k*k)
+            self.weight.accumulate(xp.reshape(dW, self.weight.shape))
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))
-        return dx
+        return dx if self.needs_input_grad else None

@@ -38,15 +38,9 @@ Usage::
     ema = EMA(G, G_avg, decay=0.999)             # starts as a copy of G
     ... after every optimiser step on G:  ema.update()
     images = G_avg.forward(z)
+
+(``nn/fast/ema.py``: the same update as one GPU kernel per array.)
 """
-from .fuse import fused
-
-
-@fused
-def move_towards(a, w, d):
-    """a = d a + (1 - d) w, in place on a (one kernel on CuPy)."""
-    a *= d
-    a += (1.0 - d) * w
 
 
 class EMA:
@@ -67,8 +61,12 @@ class EMA:
         """a = d a + (1 - d) w for every parameter and buffer of the average, in place, then t += 1."""
         d = self.current_decay()
         for a, w in self.pairs():
-            move_towards(a, w, d)
+            self.move_towards(a, w, d)
         self.t += 1
+
+    def move_towards(self, a, w, d):
+        """a = d a + (1 - d) w, in place: a stays the same array."""
+        a[...] = d * a + (1 - d) * w
 
     def pairs(self):
         """(the average's array, the model's array of the same name), parameters then buffers."""

@@ -6,12 +6,20 @@ return dL/dx for L = sum(y * dout). Numerically, for each element x_i::
     dL/dx_i  ~=  (L(x + h e_i) - L(x - h e_i)) / (2h)          (error O(h^2))
 
 and the same for every parameter. In float64 with h = 1e-6 the two agree to
-about 1e-8 relative error; a wrong backward is off by O(1). Why a random
-dout and not sum(y)? With dout = 1 everywhere, BatchNorm's dx is exactly 0
-whatever its backward does with the mean and variance terms, so a broken
-backward would pass.
+about 1e-10 (the tests bound it at 1e-6); a wrong backward is off by 1e-2 or
+more. Why a random dout and not sum(y)? With dout = 1 everywhere,
+BatchNorm's dx is exactly 0 whatever its backward does with the variance
+term, so a backward that dropped it would pass (``tests/test_mutation.py``
+shows it).
 
-The relative error is CS231n's: max|a - b| / max(1e-8, max(|a| + |b|)).
+The error of a whole gradient array, ``rel_error``::
+
+    max|a - b| / max(1e-8, max(|a| + |b|))
+
+the largest difference, relative to the largest magnitude in either array.
+(Not CS231n's element-wise max(|a - b| / max(|a|, |b|)): there one element
+whose true gradient is nearly 0 can show a large error that is only
+rounding.)
 
 Three lines check any layer::
 
@@ -19,17 +27,27 @@ Three lines check any layer::
     errors = check_layer(nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 5, 5))
     print(errors)      # {'x': 2e-10, 'weight': 3e-10, 'bias': 1e-10}
 
+Can the check fail? ``planted_bug`` makes a copy of a layer's real code with
+one thing changed (a term dropped, an add made an overwrite), and the
+lesson is that the check then fails, while the same copy with nothing
+changed passes::
+
+    broken = planted_bug(nn.BatchNorm.backward, " - mean(g)", "")    # drop the path through mu
+
 Everything here runs in float64 on the active backend; the finite
 differences themselves are driven from the host (NumPy), one element at a time,
 so keep the shapes tiny.
 """
+import inspect
+import textwrap
+
 import numpy as np
 
 from . import backend
 
 
 def rel_error(a, b):
-    """max|a - b| / max(1e-8, max(|a| + |b|)), on host or device arrays."""
+    """max|a - b| / max(1e-8, max(|a| + |b|)) over the whole arrays, on host or device arrays."""
     a = np.asarray(backend.to_numpy(a), dtype=np.float64)
     b = np.asarray(backend.to_numpy(b), dtype=np.float64)
     return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
@@ -66,21 +84,22 @@ def layer_gradients(layer, x, dout):
     return backend.to_numpy(dx), {n: backend.to_numpy(p.grad) for n, p in layer.named_parameters()}
 
 
-def check_layer(layer, x_shape, seed=0, h=1e-6, x=None):
+def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
     """Relative errors of a layer's input and parameter gradients, {'x': e, name: e, ...}.
 
     The layer is cast to float64 in place and its parameters are re-drawn
     from N(0, 1): with BatchNorm's defaults gamma = 1, beta = 0 a backward
-    that forgot gamma would pass. ``x`` (host array) overrides the random input.
+    that forgot gamma would pass. ``x`` (host array) overrides the random
+    input, ``dout`` (host array) the random upstream gradient.
     """
     rng = np.random.default_rng(seed)
     layer.astype(backend.xp().float64)
     for _, p in layer.named_parameters():
         p.data = _f64(rng.standard_normal(p.shape))
     x = rng.standard_normal(x_shape) if x is None else np.asarray(x, dtype=np.float64)
-    out = backend.to_numpy(layer.forward(_f64(x)))
-    layer.backward(_f64(np.ones_like(out)))          # consume the cache of that forward
-    dout = rng.standard_normal(out.shape)
+    out_shape = layer.forward(_f64(x)).shape
+    layer.clear_cache()
+    dout = rng.standard_normal(out_shape) if dout is None else np.asarray(dout, dtype=np.float64)
 
     dx, grads = layer_gradients(layer, x, dout)
 
@@ -120,3 +139,20 @@ def check_loss(loss_fn, x, target, h=1e-6, seed=0):
         return np.asarray(float(loss))
 
     return rel_error(scale * backend.to_numpy(grad), numerical_gradient(f, x, scale, h))
+
+
+def planted_bug(function, old, new):
+    """A copy of ``function`` (a function or method of nn/), compiled from its own source with the one
+    occurrence of ``old`` replaced by ``new``: a bug planted in the real code, differing from it by
+    exactly that. ``old == new`` gives the control, the real code recompiled unchanged.
+
+    Raises ValueError unless ``old`` occurs exactly once in the source: when the code changes, a
+    lesson whose bug no longer matches it fails loudly instead of planting something else.
+    """
+    source = textwrap.dedent(inspect.getsource(function))
+    if source.count(old) != 1:
+        raise ValueError(f"{old!r} occurs {source.count(old)} times in {function.__qualname__}, not once: "
+                         "the planted bug no longer matches the code")
+    namespace = dict(function.__globals__)
+    exec(compile(source.replace(old, new), f"<{function.__qualname__}: {old!r} -> {new!r}>", "exec"), namespace)
+    return namespace[function.__name__]

@@ -24,8 +24,7 @@ class Linear(Module):
         return f"{in_f}, {out_f}, bias={self.bias is not None}"
 
     def forward(self, x):
-        xp = backend.xp()
-        y = xp.matmul(x, xp.matrix_transpose(self.weight.data))
+        y = x @ self.weight.data.T
         if self.bias is not None:
             y = y + self.bias.data
         self._save(x)
@@ -35,9 +34,9 @@ class Linear(Module):
         xp = backend.xp()
         (x,) = self._pop()
         if self.weight.requires_grad:
-            self.weight.accumulate(xp.matmul(xp.matrix_transpose(dy), x))
+            self.weight.accumulate(dy.T @ x)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=0))
         if not self.needs_input_grad:
             return None
-        return xp.matmul(dy, self.weight.data)
+        return dy @ self.weight.data

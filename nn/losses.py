@@ -12,8 +12,7 @@ BCEWithLogits, on logits x (what DCGAN training uses)::
          = mean( max(x, 0) - t*x + log(1 + e^-|x|) )     (never overflows)
     dloss/dx = (sigmoid(x) - t) / n,    sigmoid(x) = exp(min(x, 0) - log(1 + e^-|x|))
 
-The term log(1 + e^-|x|) serves both, so the loss terms and the gradient
-are one element-wise pass (one ``@fused`` kernel on CuPy) and a mean.
+(``nn/fast/losses.py`` computes the loss terms and the gradient in one GPU kernel.)
 
 BCE, on probabilities p (after a Sigmoid layer)::
 
@@ -33,24 +32,15 @@ SoftmaxCrossEntropy, on logits x (N, K) and integer labels y (N,)::
 Subtracting the row maximum m keeps every exp() at most 1: no overflow.
 """
 from . import backend
-from .fuse import fused
-
-
-@fused
-def bce_with_logits_terms(x, target, inv_n):
-    """Per element: the loss softplus(x) - t*x and its gradient (sigmoid(x) - t) / n."""
-    xp = backend.xp()
-    log_term = xp.log1p(xp.exp(-xp.abs(x)))                    # log(1 + e^-|x|), in (0, log 2]
-    loss = xp.maximum(x, 0.0) - x * target + log_term
-    grad = (xp.exp(xp.minimum(x, 0.0) - log_term) - target) * inv_n
-    return loss, grad
+from .activations import sigmoid
 
 
 class BCEWithLogits:
     def __call__(self, x, target):
         xp = backend.xp()
-        terms, grad = bce_with_logits_terms(x, target, 1.0 / x.size)
-        return xp.asarray(xp.mean(terms)), grad
+        loss = xp.mean(xp.maximum(x, 0.0) - x * target + xp.log1p(xp.exp(-xp.abs(x))))
+        grad = (sigmoid(x) - target) / x.size
+        return xp.asarray(loss), grad
 
 
 class BCE:

@@ -13,22 +13,10 @@ and, as in PyTorch, t counts each parameter's own updates: a parameter that
 missed a gradient on some step is bias-corrected as the step it really is.
 ``state_dict()`` / ``load_state_dict()`` save and restore the counts and the
 moments as host NumPy arrays, by parameter name, so training resumes exactly.
+
+(``nn/fast/optim.py``: the same update as one GPU kernel per parameter.)
 """
-import math
-
 from . import backend
-from .fuse import fused
-
-
-@fused
-def adam_update(p, m, v, g, b1, b2, step_size, sqrt_c2, eps):
-    """The update above, in place on p, m and v (one kernel on CuPy), step_size = lr / (1 - beta1^t),
-    sqrt_c2 = sqrt(1 - beta2^t): p -= lr * (m / c1) / (sqrt(v / c2) + eps) with one division by sqrt(c2)."""
-    m *= b1
-    m += (1.0 - b1) * g
-    v *= b2
-    v += (1.0 - b2) * (g * g)
-    p -= step_size * m / (backend.xp().sqrt(v) / sqrt_c2 + eps)
 
 
 class Adam:
@@ -49,22 +37,25 @@ class Adam:
 
     def step(self):
         """One Adam update of every parameter that has a gradient, in place: ``p.data`` stays the same
-        array for the life of the model. Each update is ``adam_update``: about 13 array operations
-        on NumPy, one kernel on CuPy."""
-        xp = backend.xp()
+        array for the life of the model."""
         self.t += 1
-        b1, b2 = self.betas
         for name, p in self.params.items():
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 continue
             if name not in self.m:
-                self.m[name] = xp.zeros_like(p.data)
-                self.v[name] = xp.zeros_like(p.data)
-            t = self.steps[name] = self.steps.get(name, 0) + 1
-            c1 = 1.0 - b1 ** t
-            c2 = 1.0 - b2 ** t
-            adam_update(p.data, self.m[name], self.v[name], g, b1, b2, self.lr / c1, math.sqrt(c2), self.eps)
+                self.m[name] = backend.xp().zeros_like(p.data)
+                self.v[name] = backend.xp().zeros_like(p.data)
+            self.steps[name] = self.steps.get(name, 0) + 1
+            self.update(p.data, self.m[name], self.v[name], p.grad, self.steps[name])
+
+    def update(self, p, m, v, g, t):
+        """The update of the docstring for one parameter p at its step t, in place on p, m and v."""
+        b1, b2 = self.betas
+        m[...] = b1 * m + (1 - b1) * g
+        v[...] = b2 * v + (1 - b2) * g ** 2
+        m_hat = m / (1 - b1 ** t)
+        v_hat = v / (1 - b2 ** t)
+        p -= self.lr * m_hat / (backend.xp().sqrt(v_hat) + self.eps)
 
     def state_dict(self):
         state = {"t": self.t, "lr": self.lr, "betas": self.betas, "eps": self.eps}

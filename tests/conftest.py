@@ -36,6 +36,16 @@ def checkout_files():
 
 
 @pytest.fixture(autouse=True)
+def default_layers():
+    """Each test starts with dcgan.py's default layer library (--layers, a process-wide choice like the
+    backend), whatever a test before it asked for."""
+    from gan import models
+    models.use_layers(None)
+    yield
+    models.use_layers(None)
+
+
+@pytest.fixture(autouse=True)
 def nothing_written_into_the_checkout():
     """Tests write only into temporary folders: a test that leaves a new file or folder in the checkout
     (a run folder, a lock, a sample grid) fails, naming it."""

@@ -7,7 +7,7 @@ that release's wheel folder (``.ci/run`` installs ``cupy-cuda12x`` there, with t
     PYTHONPATH=WHEELS python -m tests.cupy_kernels CALLS.json --arch 75 80 90
 
 ``CALLS.json`` holds what each fused function was given in real training steps on NumPy
-(``{"nn.ema.move_towards": [[argument, ...], ...]}``, recorded by the test). For every call this
+(``{"nn.fast.ema.move_towards": [[argument, ...], ...]}``, recorded by the test). For every call this
 prints one JSON line: the fusion path CuPy took, whether the CUDA it generated compiled for each
 architecture, the operations that do not compute in float32, and the dtypes of the results.
 
@@ -63,9 +63,9 @@ import cupy                                                                     
 from cupy._core import _carray, _fusion_kernel, _kernel, _scalar, core, fusion          # noqa: E402
 from cupy.cuda import compiler, nvrtc                                                   # noqa: E402
 
-import nn.fuse                                                                          # noqa: E402
+import nn.fast.fuse                                                                     # noqa: E402
 from nn import backend                                                                  # noqa: E402
-from nn.fuse import fused                                                               # noqa: E402
+from nn.fast.fuse import fused                                                          # noqa: E402
 
 
 # ------------------------------------------------------------------------------------ fake device memory
@@ -316,7 +316,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ARCHS = args.arch
     if args.untyped_numbers:
-        nn.fuse.typed_numbers = lambda args: args
+        nn.fast.fuse.typed_numbers = lambda args: args
     cupy.cuda.set_allocator(HEAP.alloc)
     with open(args.calls) as f:
         calls = json.load(f)

@@ -3,11 +3,10 @@
 A CuPy wheel imports without a GPU, so its namespace can be read here: which
 functions ``cupy`` and ``cupy.random`` offer. ``numpy_as_cupy(names)`` builds
 a namespace holding NumPy's function under each of those names and nothing
-else; ``backend.stand_in("cupy", it)`` then makes ``--backend cupy`` run on it,
-through the project's own compatibility layer (``nn/compat.py``).
+else; ``backend.stand_in("cupy", it)`` then makes ``--backend cupy`` run on it.
 
 What this proves: every ``xp.<name>`` the code reaches exists in that CuPy
-release, or is filled in by ``nn/compat.py``; a name CuPy lacks is an
+release; a name CuPy lacks is an
 AttributeError here, on the CPU, instead of on a student's GPU.
 What it cannot prove: that CuPy's function computes what NumPy's does
 (dtype promotion, memory order of outputs, in-place semantics), device

@@ -3,7 +3,7 @@ plants them). Imported only where CuPy is installed."""
 from cupy._core import core
 
 from nn import backend
-from nn.fuse import fused
+from nn.fast.fuse import fused
 
 
 @fused

@@ -79,7 +79,7 @@ def test_same_seed_same_weights_on_every_backend(xp_backend):
 
 def test_keep_freed_memory_is_harmless():
     """glibc accepts the settings on Linux; elsewhere the call is a no-op returning False."""
-    from nn.malloc import keep_freed_memory
+    from nn.fast.malloc import keep_freed_memory
     result = keep_freed_memory()
     assert result in (True, False)
     if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):
@@ -135,16 +135,3 @@ def test_parse_release():
     assert backend.parse_release("13.6.0") == (13, 6)
     assert backend.parse_release("14.0.0rc1") == (14, 0)
     assert backend.parse_release("") == (0, 0)
-
-
-def test_fill_gaps_leaves_complete_namespaces_alone():
-    from nn import compat
-    assert compat.fill_gaps(np) is np
-    import types
-    old = types.SimpleNamespace(permute_dims=np.permute_dims, swapaxes=np.swapaxes)     # like CuPy 14.0
-    filled = compat.fill_gaps(old)
-    a = np.arange(6).reshape(1, 2, 3)
-    assert filled.added == ["matrix_transpose"]
-    assert filled.matrix_transpose(a).shape == (1, 3, 2)
-    assert filled.permute_dims(a, (2, 0, 1)).shape == (3, 1, 2)
-    assert filled.swapaxes is np.swapaxes                     # everything else passes through

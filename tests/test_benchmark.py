@@ -16,6 +16,18 @@ def test_bench_step_prints_one_json_line_per_case(capsys):
     assert {"gemm", "im2col", "col2im", "batchnorm", "activations", "loss", "adam", "other"} <= set(result["breakdown_s"])
     assert result["breakdown_s"]["gemm"] > 0 and result["s_per_step"] > 0
     assert result["fused"] is True and 0 < result["launches"]["total"] < 400     # the issue's target at 32x128
+    assert result["layers"] == "nn"                                               # dcgan.py's default on numpy
+
+
+def test_bench_step_leaves_every_layer_as_it_found_it(capsys):
+    """Its timers wrap methods of nn and nn.fast and put them back: an inherited method is inherited again."""
+    import nn
+    from nn import fast
+    before = {cls: dict(vars(cls)) for lib in (nn, fast) for cls in vars(lib).values() if isinstance(cls, type)}
+    bench_step.main(["--steps", "1", "--warmup", "0", "--cases", "32x8", "--layers", "fast"])
+    assert json.loads(capsys.readouterr().out)["layers"] == "nn.fast"
+    for cls, attributes in before.items():
+        assert dict(vars(cls)) == attributes, cls
 
 
 def test_bench_step_cases_any_batch_and_a_clear_error():

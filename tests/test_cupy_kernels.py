@@ -24,7 +24,8 @@ import pytest
 
 import nn
 from nn import backend
-from nn.fuse import fused
+from nn import fast
+from nn.fast.fuse import fused
 from tests import cupy_standin
 from tests.test_fuse import every_fused_layer_forward_backward
 
@@ -34,12 +35,13 @@ need_wheels = pytest.mark.skipif(not FOLDERS, reason=f"no CuPy wheel folder name
 
 
 def all_fused_functions():
-    """'module.name' of every @fused function defined in nn/."""
+    """'module.name' of every @fused function defined in nn/ (all of them are in nn/fast/)."""
     found = set()
-    for info in pkgutil.iter_modules(nn.__path__):
-        module = importlib.import_module(f"nn.{info.name}")
-        found |= {f"{module.__name__}.{name}" for name, obj in vars(module).items()
-                  if isinstance(obj, fused) and obj.fn.__module__ == module.__name__}
+    for package in (nn, fast):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            found |= {f"{module.__name__}.{name}" for name, obj in vars(module).items()
+                      if isinstance(obj, fused) and obj.fn.__module__ == module.__name__}
     return found
 
 
@@ -89,7 +91,7 @@ def training_steps():
         cfg = Config(nc=nc, image_size=size, batch_size=4, nz=8, ngf=4, ndf=4, ema=0.999, **extra)
         images = rng.integers(0, 256, (8, nc, size, size), dtype=np.uint8)
         labels = rng.integers(0, 10, 8) if extra.get("conditional") else None
-        trainer = dcgan.Trainer(cfg, images, labels)
+        trainer = dcgan.Trainer(cfg, images, labels, layers=fast)
         for _ in range(2):
             trainer.step(*trainer.next_batch())
         trainer.grid_images()

@@ -7,8 +7,8 @@ generate and evaluate, with ``--backend cupy`` meaning
 * NumPy cut down to the names of a real CuPy release (the oldest supported and
   the newest; see ``cupy_standin.py`` for what that proves and what it cannot).
 
-Each runs through the project's compatibility layer (``nn/compat.py``), and
-must give the weights, images and scores the NumPy backend gives.
+On ``--backend cupy`` the models are built from ``nn.fast`` (what a GPU runs), on NumPy from ``nn``:
+each must give the weights, images and scores the NumPy backend gives.
 """
 import json
 

@@ -161,3 +161,17 @@ def test_gradcheck_tour_without_cupy_is_one_line(capsys, monkeypatch):
     assert gradcheck_tour.main(["--backend", "cupy"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: backend 'cupy' asked for, but CuPy is not installed") and err.count("\n") == 1
+
+
+def test_gradcheck_tour_fails_when_a_backward_is_wrong(capsys, monkeypatch):
+    """The tour's verdict is asserted: a planted bug in BatchNorm's backward makes it exit 1 with one line."""
+    from examples import gradcheck_tour
+    from nn import batchnorm
+    from nn.gradcheck import planted_bug
+    assert gradcheck_tour.main([]) == 0
+    assert "(OK: bound 1e-06)" in capsys.readouterr().out
+    monkeypatch.setattr(batchnorm.BatchNorm, "backward", planted_bug(batchnorm.BatchNorm.backward, " - mean(g)", ""))
+    assert gradcheck_tour.main([]) == 1
+    captured = capsys.readouterr()
+    assert "(FAILED: bound 1e-06)" in captured.out
+    assert captured.err.startswith("error: a gradient is off by") and captured.err.count("\n") == 1

@@ -1,4 +1,4 @@
-"""nn/fuse.py: ``@fused`` runs the function as written where nothing can fuse, uses the backend's ``fuse``
+"""nn/fast/fuse.py: ``@fused`` runs the function as written where nothing can fuse, uses the backend's ``fuse``
 where there is one, falls back loudly when that fails, and (on a real GPU) agrees with the unfused layers."""
 import copy
 import types
@@ -8,7 +8,8 @@ import pytest
 
 import nn
 from nn import backend
-from nn.fuse import fused
+from nn import fast
+from nn.fast.fuse import fused
 
 
 @fused
@@ -78,9 +79,9 @@ def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
         assert launches.COUNTS["other"] == expected, setting
 
 
-def every_fused_layer_forward_backward():
+def every_fused_layer_forward_backward(nn=fast):
     """Outputs and gradients of every layer with a fused part, float32, train and eval BatchNorm;
-    then Adam and the weight average (both update in place)."""
+    then Adam and the weight average (both update in place). ``nn``: the layer library, nn.fast or nn."""
     rng = np.random.default_rng(0)
     backend.seed(0)
     model = nn.Sequential(nn.ConvTranspose2d(3, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
@@ -94,7 +95,7 @@ def every_fused_layer_forward_backward():
         y = model.forward(x)
         loss, dy = nn.BCEWithLogits()(y, 0.9)
         dx = model.backward(dy)
-        out[mode] = [backend.to_numpy(a) for a in (y, loss, dx)] + [backend.to_numpy(g) for _, g in model.named_grads()]
+        out[mode] = [backend.to_numpy(a) for a in (y, loss, dx)] + [backend.to_numpy(p.grad) for p in model.parameters()]
     average = copy.deepcopy(model)
     ema, opt = nn.EMA(model, average, 0.9), nn.Adam(model, lr=0.01)
     for _ in range(3):
@@ -135,7 +136,7 @@ def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
     result is C-contiguous (as on CuPy: the launch counter's namespace does that), so the next GEMM
     needs no transposed copy."""
     from benchmarks import launches
-    from nn.fuse import memory_order
+    from nn.fast.fuse import memory_order
     chwn = np.zeros((3, 6, 6, 2), dtype=np.float32)[:, 1:5, 1:5, :]             # padded, like col2im's result
     x = np.transpose(chwn, (3, 0, 1, 2))                                       # (N, C, H, W) view
     assert memory_order([x, np.ones((1, 3, 1, 1))]) == (1, 2, 3, 0)
@@ -146,6 +147,6 @@ def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
     assert memory_order([x, np.ones(3)]) is None                             # mixed ranks: left alone
     with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
             launches.fused_calls_count_once():
-        y, d = nn.activations.leaky_relu(launches.counted(x), 0.2)
+        y, d = fast.activations.leaky_relu(launches.counted(x), 0.2)
     for r in (y, d):
         assert r.shape == x.shape and np.transpose(launches.plain(r), (1, 2, 3, 0)).flags.c_contiguous

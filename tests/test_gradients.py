@@ -1,4 +1,5 @@
-"""Every backward pass against central differences (float64, random upstream gradient).
+"""Every backward pass against central differences (float64, random upstream gradient), for the readable
+layers (nn/) and the fast ones (nn/fast/) alike: the ``lib`` of each test.
 
 A relative error of about 1e-10 is what a correct backward gives here; a
 wrong one gives 1e-2 or worse. The bound, 1e-6, sits far from both.
@@ -7,10 +8,21 @@ import numpy as np
 import pytest
 
 import nn
+import nn.fast
 from nn import backend
 from nn.gradcheck import check_layer, check_loss
 
 TOL = 1e-6
+
+
+@pytest.fixture(params=["nn", "fast"])
+def lib(request):
+    """The layer library under test: nn (readable) or nn.fast."""
+    return nn.fast if request.param == "fast" else nn
+
+
+def prefix(lib):
+    return "fast " if lib is nn.fast else ""
 
 # (in, out, kernel, stride, padding, bias, input height/width)
 CONV_CASES = [
@@ -28,59 +40,59 @@ def _ids(cases):
 
 
 @pytest.mark.parametrize("cin,cout,k,s,p,bias,hw", CONV_CASES, ids=_ids(CONV_CASES))
-def test_conv2d(xp_backend, record_error, cin, cout, k, s, p, bias, hw):
-    errors = check_layer(nn.Conv2d(cin, cout, k, s, p, bias=bias), (2, cin, hw, hw))
-    record_error(f"Conv2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
+def test_conv2d(xp_backend, lib, record_error, cin, cout, k, s, p, bias, hw):
+    errors = check_layer(lib.Conv2d(cin, cout, k, s, p, bias=bias), (2, cin, hw, hw))
+    record_error(prefix(lib) + f"Conv2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
     assert set(errors) == {"x", "weight"} | ({"bias"} if bias else set())
     assert max(errors.values()) < TOL, errors
 
 
 @pytest.mark.parametrize("cin,cout,k,s,p,bias,hw", CONV_CASES, ids=_ids(CONV_CASES))
-def test_conv_transpose2d(xp_backend, record_error, cin, cout, k, s, p, bias, hw):
+def test_conv_transpose2d(xp_backend, lib, record_error, cin, cout, k, s, p, bias, hw):
     hw = max(1, hw // 2)
-    layer = nn.ConvTranspose2d(cin, cout, k, s, p, bias=bias)
+    layer = lib.ConvTranspose2d(cin, cout, k, s, p, bias=bias)
     if layer.output_size(hw) < 1:
         hw += 1
     errors = check_layer(layer, (2, cin, hw, hw))
-    record_error(f"ConvTranspose2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
+    record_error(prefix(lib) + f"ConvTranspose2d({cin},{cout},{k},{s},{p},bias={bias})", errors)
     assert max(errors.values()) < TOL, errors
 
 
-def test_batchnorm2d_train(xp_backend, record_error):
-    errors = check_layer(nn.BatchNorm2d(3), (4, 3, 3, 2))
-    record_error("BatchNorm2d train", errors)
+def test_batchnorm2d_train(xp_backend, lib, record_error):
+    errors = check_layer(lib.BatchNorm2d(3), (4, 3, 3, 2))
+    record_error(prefix(lib) + "BatchNorm2d train", errors)
     assert max(errors.values()) < TOL, errors
 
 
-def test_batchnorm2d_eval(xp_backend, record_error):
-    bn = nn.BatchNorm2d(3)
+def test_batchnorm2d_eval(xp_backend, lib, record_error):
+    bn = lib.BatchNorm2d(3)
     bn.running_mean = nn.backend.to_device([0.5, -1.0, 2.0])
     bn.running_var = nn.backend.to_device([0.25, 2.0, 4.0])
     bn.eval()
     errors = check_layer(bn, (4, 3, 2, 2))
-    record_error("BatchNorm2d eval", errors)
+    record_error(prefix(lib) + "BatchNorm2d eval", errors)
     assert max(errors.values()) < TOL, errors
 
 
-def test_batchnorm1d_train(xp_backend, record_error):
-    errors = check_layer(nn.BatchNorm1d(4), (5, 4))
-    record_error("BatchNorm1d train", errors)
+def test_batchnorm1d_train(xp_backend, lib, record_error):
+    errors = check_layer(lib.BatchNorm1d(4), (5, 4))
+    record_error(prefix(lib) + "BatchNorm1d train", errors)
     assert max(errors.values()) < TOL, errors
 
 
-def test_batchnorm1d_eval(xp_backend, record_error):
-    bn = nn.BatchNorm1d(2)
+def test_batchnorm1d_eval(xp_backend, lib, record_error):
+    bn = lib.BatchNorm1d(2)
     bn.running_mean = nn.backend.to_device([0.3, -0.7])
     bn.running_var = nn.backend.to_device([1.5, 0.5])
     errors = check_layer(bn.eval(), (5, 2))
-    record_error("BatchNorm1d eval", errors)
+    record_error(prefix(lib) + "BatchNorm1d eval", errors)
     assert max(errors.values()) < TOL, errors
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear(xp_backend, record_error, bias):
-    errors = check_layer(nn.Linear(4, 3, bias=bias), (5, 4))
-    record_error(f"Linear(4,3,bias={bias})", errors)
+def test_linear(xp_backend, lib, record_error, bias):
+    errors = check_layer(lib.Linear(4, 3, bias=bias), (5, 4))
+    record_error(prefix(lib) + f"Linear(4,3,bias={bias})", errors)
     assert max(errors.values()) < TOL, errors
 
 
@@ -90,94 +102,94 @@ def _away_from_zero(shape, seed=1):
     return np.where(np.abs(x) < 0.1, np.sign(x) * 0.1 + x, x)
 
 
-@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid],
-                         ids=["ReLU", "LeakyReLU", "Tanh", "Sigmoid"])
-def test_activations(xp_backend, record_error, make):
-    layer = make()
+@pytest.mark.parametrize("make", [lambda L: L.ReLU(), lambda L: L.LeakyReLU(0.2), lambda L: L.Tanh(),
+                                  lambda L: L.Sigmoid()], ids=["ReLU", "LeakyReLU", "Tanh", "Sigmoid"])
+def test_activations(xp_backend, lib, record_error, make):
+    layer = make(lib)
     x = _away_from_zero((2, 3, 2, 2)) * 2
     errors = check_layer(layer, x.shape, x=x)
-    record_error(type(layer).__name__, errors)
+    record_error(prefix(lib) + type(layer).__name__, errors)
     assert max(errors.values()) < TOL, errors
 
 
-@pytest.mark.parametrize("make,shape", [(nn.Flatten, (2, 3, 2, 2)), (lambda: nn.Reshape(4, 2, 2), (2, 16))],
+@pytest.mark.parametrize("make,shape", [(lambda L: L.Flatten(), (2, 3, 2, 2)), (lambda L: L.Reshape(4, 2, 2), (2, 16))],
                          ids=["Flatten", "Reshape"])
-def test_reshapes(xp_backend, record_error, make, shape):
-    layer = make()
+def test_reshapes(xp_backend, lib, record_error, make, shape):
+    layer = make(lib)
     errors = check_layer(layer, shape)
-    record_error(type(layer).__name__, errors)
+    record_error(prefix(lib) + type(layer).__name__, errors)
     assert max(errors.values()) < TOL, errors
 
 
 @pytest.mark.parametrize("target", ["random", 1.0, 0.0, 0.9])
-def test_bce_with_logits(xp_backend, record_error, target):
+def test_bce_with_logits(xp_backend, lib, record_error, target):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((6, 1)) * 4            # includes fairly saturated logits
     t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
-    err = check_loss(nn.BCEWithLogits(), x, t)
-    record_error(f"BCEWithLogits target={target}", {"x": err})
+    err = check_loss(lib.BCEWithLogits(), x, t)
+    record_error(prefix(lib) + f"BCEWithLogits target={target}", {"x": err})
     assert err < TOL
 
 
 @pytest.mark.parametrize("target", ["random", 1.0, 0.0])
-def test_bce(xp_backend, record_error, target):
+def test_bce(xp_backend, lib, record_error, target):
     rng = np.random.default_rng(3)
     p = rng.uniform(0.05, 0.95, (6, 1))
     t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
-    err = check_loss(nn.BCE(), p, t)
-    record_error(f"BCE target={target}", {"x": err})
+    err = check_loss(lib.BCE(), p, t)
+    record_error(prefix(lib) + f"BCE target={target}", {"x": err})
     assert err < TOL
 
 
-def test_small_dcgan_end_to_end(xp_backend, record_error):
+def test_small_dcgan_end_to_end(xp_backend, lib, record_error):
     """A whole (tiny) discriminator stack, BatchNorm and all, checked as one layer."""
-    D = nn.Sequential(
-        nn.Conv2d(1, 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
-        nn.Conv2d(2, 3, 4, 2, 1, bias=False), nn.BatchNorm2d(3), nn.LeakyReLU(0.2),
-        nn.Conv2d(3, 1, 2, 1, 0, bias=False))
+    D = lib.Sequential(
+        lib.Conv2d(1, 2, 4, 2, 1, bias=False), lib.LeakyReLU(0.2),
+        lib.Conv2d(2, 3, 4, 2, 1, bias=False), lib.BatchNorm2d(3), lib.LeakyReLU(0.2),
+        lib.Conv2d(3, 1, 2, 1, 0, bias=False))
     errors = check_layer(D, (3, 1, 8, 8))
-    record_error("tiny D (conv+BN+LeakyReLU)", errors)
+    record_error(prefix(lib) + "tiny D (conv+BN+LeakyReLU)", errors)
     assert max(errors.values()) < TOL, errors
-    G = nn.Sequential(
-        nn.ConvTranspose2d(4, 3, 2, 1, 0, bias=False), nn.BatchNorm2d(3), nn.ReLU(),
-        nn.ConvTranspose2d(3, 1, 4, 2, 1, bias=False), nn.Tanh())
+    G = lib.Sequential(
+        lib.ConvTranspose2d(4, 3, 2, 1, 0, bias=False), lib.BatchNorm2d(3), lib.ReLU(),
+        lib.ConvTranspose2d(3, 1, 4, 2, 1, bias=False), lib.Tanh())
     errors = check_layer(G, (3, 4, 1, 1))
-    record_error("tiny G (convT+BN+ReLU+Tanh)", errors)
+    record_error(prefix(lib) + "tiny G (convT+BN+ReLU+Tanh)", errors)
     assert max(errors.values()) < TOL, errors
 
 
-def test_softmax_cross_entropy(xp_backend, record_error):
+def test_softmax_cross_entropy(xp_backend, lib, record_error):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((5, 4)) * 3
     labels = rng.integers(0, 4, 5)
-    err = check_loss(nn.SoftmaxCrossEntropy(), x, labels)
-    record_error("SoftmaxCrossEntropy", {"x": err})
+    err = check_loss(lib.SoftmaxCrossEntropy(), x, labels)
+    record_error(prefix(lib) + "SoftmaxCrossEntropy", {"x": err})
     assert err < TOL
 
 
-def test_softmax_cross_entropy_values_and_stability(xp_backend):
+def test_softmax_cross_entropy_values_and_stability(xp_backend, lib):
     from nn import backend
     x = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
-    loss, grad = nn.SoftmaxCrossEntropy()(backend.to_device(x, "float64"), backend.to_device(np.array([0, 2])))
+    loss, grad = lib.SoftmaxCrossEntropy()(backend.to_device(x, "float64"), backend.to_device(np.array([0, 2])))
     assert abs(float(loss) - np.log(3) / 2) < 1e-12                  # row 1: -log 1 = 0, row 2: log 3
     g = backend.to_numpy(grad)
     np.testing.assert_allclose(g, [[0, 0, 0], [1 / 6, 1 / 6, -1 / 3]], atol=1e-12)
     assert np.isfinite(backend.to_numpy(nn.log_softmax(backend.to_device(x, "float64")))).all()
 
 
-@pytest.mark.parametrize("loss", [nn.BCEWithLogits(), nn.BCE()], ids=["BCEWithLogits", "BCE"])
-def test_losses_are_0d_device_arrays(xp_backend, loss):
+@pytest.mark.parametrize("loss", ["BCEWithLogits", "BCE"])
+def test_losses_are_0d_device_arrays(xp_backend, lib, loss):
     """The documented contract: a 0-d array on the active device, which ``to_numpy`` brings back."""
     x = backend.to_device(np.array([[0.2], [0.7]]))
-    value, _ = loss(x, 1.0)
+    value, _ = getattr(lib, loss)()(x, 1.0)
     assert value.shape == ()
     assert not isinstance(value, np.generic), "a NumPy scalar, not a 0-d array"
     host = backend.to_numpy(value)
     assert host.shape == () and host.dtype == np.float32
 
 
-def test_softmax_cross_entropy_loss_is_a_0d_device_array(xp_backend):
+def test_softmax_cross_entropy_loss_is_a_0d_device_array(xp_backend, lib):
     x = backend.to_device(np.array([[0.2, 1.0], [0.7, -1.0]]))
-    value, _ = nn.SoftmaxCrossEntropy()(x, backend.to_device(np.array([0, 1])))
+    value, _ = lib.SoftmaxCrossEntropy()(x, backend.to_device(np.array([0, 1])))
     assert value.shape == () and not isinstance(value, np.generic)
     assert backend.to_numpy(value).shape == ()

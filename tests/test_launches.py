@@ -43,8 +43,9 @@ def test_concat_and_stack_count_as_cupy_joins():
 
 def test_count_step_on_a_tiny_trainer():
     from benchmarks.cases import make_trainer
+    from nn import fast
     backend.use("numpy")
-    trainer = make_trainer(32, 1, 4)
+    trainer = make_trainer(32, 1, 4, layers=fast)                  # what a GPU runs
     trainer.step(*trainer.next_batch())
     counts = launches.count_step(trainer)
     assert set(launches.PARTS) <= set(counts) and counts["total"] == sum(counts[p] for p in launches.PARTS)

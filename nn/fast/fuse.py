@@ -53,7 +53,7 @@ import functools
 import os
 import sys
 
-from . import backend
+from .. import backend
 
 
 def enabled():

@@ -1,0 +1,93 @@
+"""Activations, fast: ``nn/activations.py``'s layers, each element-wise chain one ``@fused`` GPU kernel.
+
+ReLU and LeakyReLU are piecewise linear through 0, so y = x * f'(x): the
+forward computes the local derivative d once (for LeakyReLU,
+d = a + (1 - a) [x > 0], with [x > 0] 1.0 or 0.0 in x's dtype), keeps it,
+and the backward is a single multiply, dx = dy * d. [x > 0] is written
+ceil(clip(x, 0, 1)), because CuPy cannot fuse ``astype``.
+
+Same interfaces and values as the readable layers (``tests/test_fast_layers.py``):
+their subclasses, only ``forward`` and ``backward`` differ.
+"""
+from .. import activations, backend
+from .fuse import fused
+
+
+@fused
+def sigmoid(x):
+    """``nn.activations.sigmoid`` as one kernel."""
+    return activations.sigmoid(x)
+
+
+def is_positive(x):
+    """[x > 0] in x's dtype: 1.0 where x > 0, else 0.0 (NaN stays NaN)."""
+    xp = backend.xp()
+    return xp.ceil(xp.clip(x, 0.0, 1.0))     # not astype(x > 0, x.dtype): CuPy cannot fuse astype
+
+
+@fused
+def relu(x):
+    """(y, d): d = [x > 0], y = x * d."""
+    d = is_positive(x)
+    return x * d, d
+
+
+@fused
+def leaky_relu(x, a):
+    """(y, d): d = 1 where x > 0, else a; y = x * d."""
+    d = a + (1.0 - a) * is_positive(x)
+    return x * d, d
+
+
+@fused
+def times_derivative(dy, d):
+    return dy * d
+
+
+@fused
+def times_tanh_derivative(dy, y):
+    return dy * (1.0 - y * y)
+
+
+@fused
+def times_sigmoid_derivative(dy, y):
+    return dy * y * (1.0 - y)
+
+
+class ReLU(activations.ReLU):
+    def forward(self, x):
+        y, d = relu(x)
+        self._save(d)
+        return y
+
+    def backward(self, dy):
+        (d,) = self._pop()
+        return times_derivative(dy, d)
+
+
+class LeakyReLU(activations.LeakyReLU):
+    def forward(self, x):
+        y, d = leaky_relu(x, self.negative_slope)
+        self._save(d)
+        return y
+
+    def backward(self, dy):
+        (d,) = self._pop()
+        return times_derivative(dy, d)
+
+
+class Tanh(activations.Tanh):
+    def backward(self, dy):
+        (y,) = self._pop()
+        return times_tanh_derivative(dy, y)
+
+
+class Sigmoid(activations.Sigmoid):
+    def forward(self, x):
+        y = sigmoid(x)
+        self._save(y)
+        return y
+
+    def backward(self, dy):
+        (y,) = self._pop()
+        return times_sigmoid_derivative(dy, y)
