@@ -51,10 +51,10 @@ import time
 import numpy as np
 
 from gan import quality, sampling
-from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, checkpoint_config, load_resumable, prefixed,
-                            unprefixed)
+from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, checkpoint_config, config_from_json, load_resumable,
+                            prefixed, unprefixed)
 from gan.cli import pytorch_spellings, run_command, use_backend
-from gan.config import Config, resumed
+from gan.config import resumed
 from gan.errors import TrainingError
 from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
@@ -355,7 +355,7 @@ def train_main(args):
     resume_state = None
     if out is not None and os.path.exists(os.path.join(out, PER_CLASS_CONFIG)):
         with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
-            cfg = resumed(Config.from_json(f.read()), out, args)
+            cfg = resumed(config_from_json(f.read()), out, args)
         note_ignored_flags(cfg, args)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:

@@ -230,11 +230,23 @@ def gemm_counting_namespace():
     return ns
 
 
+@contextlib.contextmanager
+def on_numpy():
+    """The block on backend "numpy" (the counting namespace, where one stands in for it), then back to the
+    backend that was active."""
+    previous = backend.name()
+    backend.use("numpy")
+    try:
+        yield
+    finally:
+        backend.use(previous)
+
+
 def count_step(trainer):
     """{part: launches} of one ``trainer.step`` (and "total", "transfers")."""
     real, labels = trainer.next_batch()
     COUNTS.clear()
-    with backend.stand_in("numpy", gemm_counting_namespace()), backend.using("numpy"), parts():
+    with backend.stand_in("numpy", gemm_counting_namespace()), on_numpy(), parts():
         for model in (trainer.G, trainer.D) + ((trainer.G_avg,) if trainer.G_avg is not None else ()):
             _to_counted(model)
         for opt in (trainer.opt_G, trainer.opt_D):
@@ -255,7 +267,7 @@ def count_case(size, nc, batch, ema=False):
     """``count_step`` of a fresh NumPy trainer of this case with nn.fast's layers (whatever backend is
     active), after one step: Adam's moments exist from then on."""
     from nn import fast
-    with backend.using("numpy"):
+    with on_numpy():
         trainer = make_trainer(size, nc, batch, ema=ema, layers=fast)
         trainer.step(*trainer.next_batch())
         return count_step(trainer)

@@ -5,7 +5,14 @@ A checkpoint is one flat .npz: "format" (a marker naming the program),
 ("G/0.weight", "D/...", "opt_G/m.0.weight", ...) and the training position.
 It is written to a temp file in the same folder and renamed over the old
 one, so a crash or a full disk never leaves a half-written checkpoint.
+
+What older versions of the program wrote is made current here, and only
+here (``config_from_json``, ``load_resumable``): the classes that read a
+config or an optimizer state (``Config``, ``nn.Adam``) read only the
+current form.
 """
+import dataclasses
+import json
 import os
 import tempfile
 
@@ -85,13 +92,44 @@ def load_checkpoint(path):
 
 
 def load_resumable(path):
-    """A checkpoint to continue training from. One holding NaN or infinity (saved by a version that did not
-    check) is refused by name: its run had diverged, and training on would only report a NaN loss."""
+    """A checkpoint to continue training from, its optimizer states made current (``upgraded_optimizers``).
+    One holding NaN or infinity (saved by a version that did not check) is refused by name: its run had
+    diverged, and training on would only report a NaN loss."""
     state = load_checkpoint(path)
     diverged = non_finite_entries(state)
     if diverged:
         raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
                             "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
+    return upgraded_optimizers(state, checkpoint_config(state, path))
+
+
+# -- what older versions wrote, made current ------------------------------------------------------
+
+def config_from_json(text):
+    """The Config of a checkpoint's (or a --per-class run's) JSON. Older versions also wrote keys that are
+    no longer fields (a --per-class run's driver state: dropped), n_classes as null (0), and no "ema"
+    (no averaged generator)."""
+    saved = json.loads(text)
+    known = {f.name for f in dataclasses.fields(Config)}
+    values = {k: v for k, v in saved.items() if k in known}
+    values["n_classes"] = values.get("n_classes") or 0
+    values.setdefault("ema", None)
+    return Config(**values)
+
+
+def upgraded_optimizers(state, cfg):
+    """``state`` with each optimizer's entries in the form ``nn.Adam.load_state_dict`` reads. Older versions
+    kept one step count "t" for every parameter (now "step.NAME" each: PyTorch's per-parameter count) and
+    no settings (the config's lr and beta1, and Adam's defaults beta2 0.999, eps 1e-8)."""
+    state = dict(state)
+    for opt in ("opt_G", "opt_D"):
+        if f"{opt}/t" not in state:
+            continue
+        for key in [k for k in state if k.startswith(f"{opt}/m.")]:
+            state.setdefault(f"{opt}/step.{key[len(opt) + 3:]}", state[f"{opt}/t"])
+        state.setdefault(f"{opt}/lr", np.array(cfg.lr))
+        state.setdefault(f"{opt}/betas", np.array([cfg.beta1, 0.999]))
+        state.setdefault(f"{opt}/eps", np.array(1e-8))
     return state
 
 
@@ -111,7 +149,7 @@ def checkpoint_config(state, path="checkpoint"):
     if "config" not in state:
         raise UserError(f"{path} has no config entry: not a training checkpoint of this program")
     try:
-        return Config.from_json(str(state["config"]))
+        return config_from_json(str(state["config"]))
     except (ValueError, TypeError) as e:
         raise UserError(f"{path}: its config cannot be read ({type(e).__name__}: {e})") from None
 

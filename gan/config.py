@@ -52,13 +52,8 @@ class Config:
 
     @classmethod
     def from_json(cls, text):
-        """A Config from a checkpoint's JSON; keys of older versions that are not fields are ignored."""
-        saved = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in saved.items() if k in known}
-        values["n_classes"] = values.get("n_classes") or 0          # older checkpoints wrote null
-        values.setdefault("ema", None)                               # older runs had no averaged generator
-        return cls(**values)
+        """The Config ``to_json`` wrote (what older versions wrote: ``gan.checkpoint.config_from_json``)."""
+        return cls(**json.loads(text))
 
 
 def absolute(path):

@@ -14,7 +14,6 @@ import numpy as np
 import nn
 from datasets.images import SUPPORTED_SIZES, size_problem
 from nn import backend
-from nn.init import xavier_uniform
 
 from .errors import UserError
 from .memory import FLOAT32, check_fits, model_weights
@@ -43,7 +42,7 @@ def layer_library():
     return nn
 
 
-def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):
+def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", nn=nn):
     """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
 
     S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
@@ -51,9 +50,8 @@ def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn)
 
     head="linear" (the "linear DCGAN" variant) makes the first step z -> 4x4
     maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
-    ``layers``: the module the layers come from, ``nn`` or ``nn.fast`` (``layer_library``).
+    ``nn``: the library the layers come from, ``nn`` itself or ``nn.fast`` (``layer_library``).
     """
-    nn = layers
     widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
     w0 = widths[0]
     if head == "linear":
@@ -67,12 +65,12 @@ def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn)
     return nn.Sequential(*layers)
 
 
-def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", layers=nn):
+def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", nn=nn):
     """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer.
 
     head="linear" ends in Flatten + Linear(4ndf*4*4 -> 1) instead of a (4, 1, 0) conv.
+    ``nn``: the library the layers come from, as for ``build_generator``.
     """
-    nn = layers
     widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
     layers = [nn.Conv2d(nc, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
     for cin, cout in zip(widths, widths[1:]):
@@ -116,36 +114,19 @@ def check_models_fit(cfg):
                f"G's and D's {n:.2g} parameters (float32)")
 
 
-def _weighted_layers(model):
-    """(layer, is_batchnorm) for every module that owns a weight."""
-    for layer in model.modules():
-        if getattr(layer, "weight", None) is not None:
-            yield layer, isinstance(layer, nn.BatchNorm)
-
-
-def _zero_bias(layer):
-    if layer.bias is not None:
-        layer.bias.data = backend.xp().zeros_like(layer.bias.data)
-
-
 def dcgan_init(model, std=0.02):
     """The paper's initialisation: conv and linear weights ~ N(0, std), BatchNorm gamma ~ N(1, std), biases 0.
 
-    What PyTorch's DCGAN example does in ``weights_init``.
+    What PyTorch's DCGAN example does in ``weights_init``; in place, as every update of a Parameter is.
     """
-    for layer, is_bn in _weighted_layers(model):
+    for layer in model.modules():
+        if getattr(layer, "weight", None) is None:
+            continue
         w = layer.weight
-        w.data = backend.randn(w.shape, std=std, mean=1.0 if is_bn else 0.0, dtype=w.data.dtype)
-        _zero_bias(layer)
-    return model
-
-
-def xavier_init(model):
-    """Every weight re-drawn with ``xavier_uniform``, biases 0, BatchNorm gamma 1 and beta 0."""
-    for layer, is_bn in _weighted_layers(model):
-        w = layer.weight
-        w.data = backend.xp().ones_like(w.data) if is_bn else xavier_uniform(w.shape, dtype=w.data.dtype)
-        _zero_bias(layer)
+        w.data[...] = backend.randn(w.shape, std=std, mean=1.0 if isinstance(layer, nn.BatchNorm) else 0.0,
+                                    dtype=w.data.dtype)
+        if layer.bias is not None:
+            layer.bias.data[...] = 0.0
     return model
 
 

@@ -133,10 +133,6 @@ def frechet_distance(mu1, s1, mu2, s2):
     return max(d, 0.0)
 
 
-def feature_distance(f1, f2):
-    return frechet_distance(*gaussian_stats(f1), *gaussian_stats(f2))
-
-
 def class_coverage(probs, n_classes=None):
     """Histogram of predicted classes (fractions), classes with >= 5%, KL(hist || uniform), mean confidence."""
     k = n_classes or probs.shape[1]

@@ -109,25 +109,13 @@ def use(name):
     return _active["xp"]
 
 
-class using:
-    """``with backend.using("array_api_strict"): ...``: another backend inside the block, the old one after."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        self.previous = _active["name"], _active["xp"]
-        return use(self.name)
-
-    def __exit__(self, *exc):
-        _active["name"], _active["xp"] = self.previous
-
-
 class stand_in:
     """``with backend.stand_in("cupy", namespace): ...``: inside, backend "cupy" means ``namespace``.
 
-    For tests that have no GPU: a NumPy namespace cut down to exactly the names
-    a CuPy release offers stands in for CuPy.
+    The one hook for running the program on another namespace than the one a
+    name imports: for tests that have no GPU, a NumPy namespace cut down to
+    exactly the names a CuPy release offers stands in for CuPy; the launch
+    counter (``benchmarks/launches.py``) stands a counting NumPy in for NumPy.
     """
 
     def __init__(self, name, namespace):
@@ -143,15 +131,6 @@ class stand_in:
             del _stand_ins[self.name]
         else:
             _stand_ins[self.name] = self.previous
-
-
-def available(name):
-    """(True, "") if backend ``name`` can be used here, else (False, reason)."""
-    try:
-        _import(name)
-        return True, ""
-    except BackendError as e:
-        return False, str(e)
 
 
 def xp():

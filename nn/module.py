@@ -133,10 +133,6 @@ class Module:
         for key, child in self.children():
             yield from child.named_buffers(prefix + key + ".")
 
-    def named_grads(self):
-        """(dotted name, gradient array or None) for every parameter."""
-        return [(n, p.grad) for n, p in self.named_parameters()]
-
     def num_parameters(self):
         return sum(math.prod(p.shape) for p in self.parameters())
 

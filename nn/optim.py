@@ -66,18 +66,17 @@ class Adam:
         return state
 
     def load_state_dict(self, state):
-        """Restore ``state_dict()``: the settings, the counts and the moments. One written before
-        per-parameter counts gives every moment "t"; one without settings keeps this optimizer's."""
+        """Restore ``state_dict()``: the settings, the counts and the moments."""
         self.t = int(state["t"])
-        self.lr = float(state.get("lr", self.lr))
-        self.betas = tuple(float(b) for b in state.get("betas", self.betas))
-        self.eps = float(state.get("eps", self.eps))
+        self.lr = float(state["lr"])
+        self.betas = tuple(float(b) for b in state["betas"])
+        self.eps = float(state["eps"])
         self.m, self.v, self.steps = {}, {}, {}
         for name, p in self.params.items():
             if "m." + name in state:
                 self.m[name] = backend.to_device(state["m." + name], p.data.dtype)
                 self.v[name] = backend.to_device(state["v." + name], p.data.dtype)
-                self.steps[name] = int(state.get("step." + name, self.t))
+                self.steps[name] = int(state["step." + name])
         unknown = [k for k in state if k[:2] in ("m.", "v.") and k[2:] not in self.params]
         if unknown:
             raise ValueError(f"optimizer state has entries for unknown parameters: {unknown[:3]}")

@@ -15,6 +15,7 @@ import pytest
 
 from nn import backend
 from tests import cupy_standin
+from tests.backends import available
 
 _errors = {}   # (backend, layer case, gradient) -> relative error
 _active_label = ["numpy"]
@@ -65,7 +66,7 @@ def xp_backend(request):
         with backend.stand_in("cupy", cupy_standin.numpy_as_cupy(STAND_INS[label])):
             yield from _activate("cupy", label)
         return
-    ok, reason = backend.available(label)
+    ok, reason = available(label)
     if not ok:
         pytest.skip(reason)
     yield from _activate(label, label)

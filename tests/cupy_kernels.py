@@ -66,6 +66,7 @@ from cupy.cuda import compiler, nvrtc                                           
 import nn.fast.fuse                                                                     # noqa: E402
 from nn import backend                                                                  # noqa: E402
 from nn.fast.fuse import fused                                                          # noqa: E402
+from tests.backends import using                                                       # noqa: E402
 
 
 # ------------------------------------------------------------------------------------ fake device memory
@@ -322,7 +323,7 @@ def main(argv=None):
         calls = json.load(f)
     print(json.dumps({"cupy": cupy.__version__, "numpy": numpy.__version__,
                       "nvrtc": ".".join(map(str, nvrtc.getVersion())), "arch": ARCHS}), flush=True)
-    with backend.stand_in("cupy", cupy), backend.using("cupy"):   # CuPy's namespace, no GPU asked for
+    with backend.stand_in("cupy", cupy), using("cupy"):   # CuPy's namespace, no GPU asked for
         for qualname in sorted(calls):
             for call in calls[qualname]:
                 print(json.dumps(check(qualname, call)), flush=True)

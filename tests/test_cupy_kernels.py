@@ -27,6 +27,7 @@ from nn import backend
 from nn import fast
 from nn.fast.fuse import fused
 from tests import cupy_standin
+from tests.backends import available, using
 from tests.test_fuse import every_fused_layer_forward_backward
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +103,7 @@ def training_steps():
 def recorded_calls(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         calls = record_fused_calls(mp)
-        with backend.using("numpy"):
+        with using("numpy"):
             training_steps()
     path = tmp_path_factory.mktemp("cupy-kernels") / "calls.json"
     path.write_text(json.dumps({name: list(c.values()) for name, c in calls.items()}))
@@ -119,7 +120,7 @@ def test_every_fused_function_is_called_in_the_recorded_steps(recorded_calls):
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
 def test_fused_results_have_their_inputs_dtype_on_the_cpu(name, monkeypatch):
     """float32 in, float32 out, for every call a training step makes (``assert_allclose`` would not see it)."""
-    usable, why = backend.available(name)
+    usable, why = available(name)
     if not usable:
         pytest.skip(why)
     wrong = []
@@ -131,7 +132,7 @@ def test_fused_results_have_their_inputs_dtype_on_the_cpu(name, monkeypatch):
                 wrong.append(f"{f.__name__}: {dtype} in, {r.dtype} out")
 
     watch_fused_calls(monkeypatch, check)
-    with backend.using(name):
+    with using(name):
         backend.seed(0)
         every_fused_layer_forward_backward()
     if name == "numpy":

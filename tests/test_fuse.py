@@ -10,6 +10,7 @@ import nn
 from nn import backend
 from nn import fast
 from nn.fast.fuse import fused
+from tests.backends import available, using
 
 
 @fused
@@ -40,7 +41,7 @@ def fusing_namespace(calls, fails=False):
 def test_a_backend_with_fuse_gets_one_kernel_made_once(monkeypatch):
     monkeypatch.delenv("DCGAN_FUSE", raising=False)
     calls = []
-    with backend.stand_in("cupy", fusing_namespace(calls)), backend.using("cupy"):
+    with backend.stand_in("cupy", fusing_namespace(calls)), using("cupy"):
         f = fused(lambda a, x, y: a * x + y)
         assert f(2.0, np.ones(2), np.ones(2)).tolist() == [3.0, 3.0]
         f(2.0, np.ones(2), np.ones(2))
@@ -50,7 +51,7 @@ def test_a_backend_with_fuse_gets_one_kernel_made_once(monkeypatch):
 def test_a_function_that_cannot_be_fused_says_so_once_and_runs_unfused(monkeypatch, capsys):
     monkeypatch.delenv("DCGAN_FUSE", raising=False)
     calls = []
-    with backend.stand_in("cupy", fusing_namespace(calls, fails=True)), backend.using("cupy"):
+    with backend.stand_in("cupy", fusing_namespace(calls, fails=True)), using("cupy"):
         f = fused(axpy.fn)
         for _ in range(3):
             assert f(2.0, np.ones(2), np.zeros(2)).tolist() == [2.0, 2.0]
@@ -62,7 +63,7 @@ def test_a_function_that_cannot_be_fused_says_so_once_and_runs_unfused(monkeypat
 def test_DCGAN_FUSE_0_turns_fusion_off(monkeypatch):
     monkeypatch.setenv("DCGAN_FUSE", "0")
     calls = []
-    with backend.stand_in("cupy", fusing_namespace(calls)), backend.using("cupy"):
+    with backend.stand_in("cupy", fusing_namespace(calls)), using("cupy"):
         fused(axpy.fn)(2.0, np.ones(2), np.ones(2))
     assert calls == []
 
@@ -72,7 +73,7 @@ def test_the_launch_counter_counts_a_fused_call_as_one_kernel(monkeypatch):
     for setting, expected in (("1", 1), ("0", 2)):                      # a * x + y: two operations unfused
         monkeypatch.setenv("DCGAN_FUSE", setting)
         launches.COUNTS.clear()
-        with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
+        with backend.stand_in("numpy", launches.CountingNamespace()), using("numpy"), \
                 launches.fused_calls_count_once():
             x = backend.to_device(np.ones(4))
             axpy(2.0, x, x)
@@ -109,10 +110,10 @@ def every_fused_layer_forward_backward(nn=fast):
 def test_fused_layers_agree_with_unfused_on_cupy(monkeypatch):
     """Where CuPy runs (a GPU): every fused kernel against the same operations one by one, values and
     dtypes (float32 throughout: ``assert_allclose`` alone would not notice float64)."""
-    usable, why = backend.available("cupy")
+    usable, why = available("cupy")
     if not usable:
         pytest.skip(why)
-    with backend.using("cupy"):
+    with using("cupy"):
         monkeypatch.setenv("DCGAN_FUSE", "1")
         fused_out = every_fused_layer_forward_backward()
         monkeypatch.setenv("DCGAN_FUSE", "0")
@@ -145,7 +146,7 @@ def test_results_keep_the_memory_order_of_the_first_argument(monkeypatch):
     assert memory_order([np.ones((1, 3, 1, 1)), 1e-5]) is None               # one long axis: nothing to reorder
     assert memory_order([np.transpose(chwn[:, :, :1, :], (3, 0, 1, 2))]) == (1, 2, 0, 3)   # W of length 1 last
     assert memory_order([x, np.ones(3)]) is None                             # mixed ranks: left alone
-    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"), \
+    with backend.stand_in("numpy", launches.CountingNamespace()), using("numpy"), \
             launches.fused_calls_count_once():
         y, d = fast.activations.leaky_relu(launches.counted(x), 0.2)
     for r in (y, d):

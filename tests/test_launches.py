@@ -3,11 +3,12 @@ import numpy as np
 
 from benchmarks import launches
 from nn import backend
+from tests.backends import using
 
 
 def test_the_counter_counts_a_known_sequence_exactly():
     launches.COUNTS.clear()
-    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"):
+    with backend.stand_in("numpy", launches.CountingNamespace()), using("numpy"):
         xp = backend.xp()
         a = backend.to_device(np.ones((4, 6)))          # a transfer, not a kernel
         b = a * 2.0                                     # 1 elementwise
@@ -30,7 +31,7 @@ def test_the_counter_counts_a_known_sequence_exactly():
 def test_concat_and_stack_count_as_cupy_joins():
     """One copy per array, as CuPy does up to 8 arrays or for large ones; one kernel (and a transfer of the
     table of addresses) for more than 8 small arrays of one dtype."""
-    with backend.stand_in("numpy", launches.CountingNamespace()), backend.using("numpy"):
+    with backend.stand_in("numpy", launches.CountingNamespace()), using("numpy"):
         xp = backend.xp()
         small = [xp.zeros((10,)) for _ in range(9)]
         big = [xp.zeros((600_000,)) for _ in range(9)]              # 2.4 MB each

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 
 import nn
 from nn import backend
@@ -101,17 +102,23 @@ def test_adam_counts_steps_per_parameter_like_pytorch(xp_backend):
     assert int(state["step.p"]) == 2 and int(state["step.q"]) == 1
 
 
-def test_adam_loads_an_old_state_dict_with_one_global_step(xp_backend):
-    """Checkpoints written before per-parameter counts have only "t": every parameter gets it."""
-    p = _one_param([1.0], [1.0])
-    opt = nn.Adam([("p", p)], lr=0.1)
+def test_an_old_checkpoints_optimizer_state_is_made_current_where_checkpoints_are_read(xp_backend):
+    """Checkpoints written before per-parameter counts have only "t", and no settings: gan/checkpoint.py
+    (the one place older forms are upgraded) gives every parameter "t" and the config's settings; Adam
+    itself reads only the current form."""
+    from gan.checkpoint import upgraded_optimizers
+    from gan.config import Config
+    opt = nn.Adam([("p", _one_param([1.0], [1.0]))], lr=0.1, betas=(0.5, 0.999))
     opt.step()
     opt.step()
-    state = {k: v for k, v in opt.state_dict().items() if not k.startswith("step.")}
-    assert int(state["t"]) == 2
-    again = nn.Adam([("p", _one_param([1.0], [1.0]))], lr=0.1)
-    again.load_state_dict(state)
-    assert int(again.state_dict()["step.p"]) == 2
+    old = {"opt_G/" + k: v for k, v in opt.state_dict().items() if not k.startswith("step.") and
+           k not in ("lr", "betas", "eps")}
+    again = nn.Adam([("p", _one_param([1.0], [1.0]))])
+    with pytest.raises(KeyError):
+        again.load_state_dict({k[6:]: v for k, v in old.items()})
+    state = upgraded_optimizers(old, Config(lr=0.1, beta1=0.5))
+    again.load_state_dict({k[6:]: v for k, v in state.items()})
+    assert int(again.state_dict()["step.p"]) == 2 and (again.lr, again.betas, again.eps) == (0.1, (0.5, 0.999), 1e-8)
 
 
 def test_parameters_are_updated_in_place(xp_backend):

@@ -12,9 +12,14 @@ K = 10
 
 # ---------------------------------------------------------------------------- the metrics themselves
 
+def feature_distance(f1, f2):
+    """The Frechet distance between the Gaussians fitted to two sets of features."""
+    return quality.frechet_distance(*quality.gaussian_stats(f1), *quality.gaussian_stats(f2))
+
+
 def test_identical_features_give_zero():
     f = np.random.default_rng(0).standard_normal((500, 8))
-    assert quality.feature_distance(f, f) < 1e-8
+    assert feature_distance(f, f) < 1e-8
 
 
 def test_shifted_gaussian_closed_form():
@@ -35,8 +40,8 @@ def test_sampled_shift_matches_closed_form():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((20000, 4))
     b = rng.standard_normal((20000, 4)) + np.array([1.0, 0, 0, 0])
-    print("sampled FD", quality.feature_distance(a, b), "closed form 1.0")
-    assert abs(quality.feature_distance(a, b) - 1.0) < 0.05
+    print("sampled FD", feature_distance(a, b), "closed form 1.0")
+    assert abs(feature_distance(a, b) - 1.0) < 0.05
 
 
 def test_coverage_of_one_class_and_of_all():
