@@ -1,6 +1,7 @@
 """Count the array operations one training step issues, as CuPy would launch them as GPU kernels.
 
     python -m benchmarks.launches                 # 32x32 batch 128 and 64x64 batch 64, per part
+    python -m benchmarks.launches --layers nn     # the readable layers' step (nn/), as CuPy would launch it
 
 On a GPU every array operation is (at least) one kernel launch, and at this
 model's size the launches, not the FLOPs, decide the step time: 5 to 25 us of
@@ -29,7 +30,8 @@ running one step on NumPy with every array wrapped in ``Counted``, an
 * host-to-device copies (``backend.to_device``: the batch, z) are counted as
   "transfers", apart from kernels.
 
-The step counted is ``nn.fast``'s, the layers a GPU runs (``python dcgan.py --backend cupy``).
+The step counted is ``nn.fast``'s, the layers a GPU runs (``python dcgan.py --backend cupy``);
+``--layers nn`` counts the readable layers' step instead.
 Each launch is put in the part of the step whose code issued it: im2col,
 col2im, layout (the copies that put a gradient in the (C, H*W*N) order the
 GEMMs read), GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
@@ -37,6 +39,7 @@ Adam, EMA, or other (bias adds, the trainer's own arithmetic).
 """
 import argparse
 import contextlib
+import importlib
 import json
 from collections import Counter
 
@@ -165,36 +168,41 @@ def inside(part):
 
 @contextlib.contextmanager
 def parts():
-    """Attribute launches to the part of the step whose code is running (the classes and functions of nn.fast)."""
-    from nn import fast
-    from nn.fast import conv, im2col
+    """Attribute launches to the part of the step whose code is running (the classes and functions of nn
+    and nn.fast; a method a fast class inherits is wrapped once, where it is defined)."""
+    from nn import activations, batchnorm, conv, fast, im2col
+    from nn.fast import conv as fast_conv, im2col as fast_im2col
     stack = contextlib.ExitStack()
 
     def wrap(owner, attr, part):
-        own = attr in vars(owner)                # else inherited: undone by deleting the wrapper
-        original = vars(owner)[attr] if own else getattr(owner, attr)
+        if attr not in vars(owner):
+            return
+        original = vars(owner)[attr]
 
         def wrapped(*args, **kwargs):
             with inside(part):
                 return original(*args, **kwargs)
         setattr(owner, attr, wrapped)
-        stack.callback(*((setattr, owner, attr, original) if own else (delattr, owner, attr)))
+        stack.callback(setattr, owner, attr, original)
 
     with stack:
-        for module in (conv, im2col):
+        for module in (conv, im2col, fast_conv, fast_im2col):
             wrap(module, "im2col", "im2col")
             wrap(module, "col2im", "col2im")
-        wrap(conv, "channels_first", "layout")
-        for cls in (fast.batchnorm.FusedBatchNorm,):
+        wrap(conv, "rows", "layout")
+        wrap(fast_conv, "channels_first", "layout")
+        for cls in (batchnorm.BatchNorm, fast.batchnorm.FusedBatchNorm):
             wrap(cls, "forward", "batchnorm")
             wrap(cls, "backward", "batchnorm")
-        for cls in (fast.ReLU, fast.LeakyReLU, fast.Tanh, fast.Sigmoid):
-            wrap(cls, "forward", "activations")
-            wrap(cls, "backward", "activations")
-        wrap(fast.BCEWithLogits, "__call__", "loss")
+        for lib in (activations, fast):
+            for cls in (lib.ReLU, lib.LeakyReLU, lib.Tanh, lib.Sigmoid):
+                wrap(cls, "forward", "activations")
+                wrap(cls, "backward", "activations")
+        for lib in (nn, fast):
+            wrap(lib.BCEWithLogits, "__call__", "loss")
+            wrap(lib.Adam, "step", "adam")
+            wrap(lib.EMA, "update", "ema")
         stack.enter_context(fused_calls_count_once())
-        wrap(fast.Adam, "step", "adam")
-        wrap(fast.EMA, "update", "ema")
         yield
 
 
@@ -263,12 +271,12 @@ def count_step(trainer):
     return result
 
 
-def count_case(size, nc, batch, ema=False):
-    """``count_step`` of a fresh NumPy trainer of this case with nn.fast's layers (whatever backend is
-    active), after one step: Adam's moments exist from then on."""
+def count_case(size, nc, batch, ema=False, layers=None):
+    """``count_step`` of a fresh NumPy trainer of this case (whatever backend is active), after one step:
+    Adam's moments exist from then on. ``layers``: nn.fast (the default: what a GPU runs) or nn."""
     from nn import fast
     with on_numpy():
-        trainer = make_trainer(size, nc, batch, ema=ema, layers=fast)
+        trainer = make_trainer(size, nc, batch, ema=ema, layers=layers or fast)
         trainer.step(*trainer.next_batch())
         return count_step(trainer)
 
@@ -286,9 +294,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="32x128,64x64", help="SIZExBATCH list, as in bench_step")
     parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
+    parser.add_argument("--layers", default="fast", choices=["fast", "nn"],
+                        help="count nn.fast's layers (what a GPU runs: dcgan.py --backend cupy) or nn's readable ones")
     args = parser.parse_args(argv)
+    layers = importlib.import_module("nn.fast" if args.layers == "fast" else "nn")
     for text in args.cases.split(","):
-        print(json.dumps({"case": text, "with_ema": args.ema, **count_case(*parse_case(text), ema=args.ema)}),
+        print(json.dumps({"case": text, "layers": layers.__name__, "with_ema": args.ema,
+                          **count_case(*parse_case(text), ema=args.ema, layers=layers)}),
               flush=True)
 
 

@@ -21,8 +21,11 @@ Skipping work nobody needs
 An autograd framework computes every gradient it can reach; here a caller
 can say what it does not need. ``model.requires_grad_(False)`` makes layers
 skip their weight gradients (the discriminator's, while the generator is
-trained), and ``layer.needs_input_grad = False`` makes a layer skip its input
-gradient and return None (a network's first layer: nobody wants d/dimage).
+trained). ``layer.needs_input_grad = False`` says nobody wants a layer's
+input gradient (a network's first layer: nobody wants d/dimage): the layers
+with a weight (``Conv2d``, ``ConvTranspose2d``, ``Linear``) then return None
+from ``backward``, and ``Sequential`` stops there. The other layers ignore it
+and return dx (it costs them one element-wise pass).
 
 Names, state_dict
 -----------------
@@ -71,7 +74,7 @@ class Module:
     """
 
     buffers = ()
-    needs_input_grad = True                # False: backward skips dx and returns None
+    needs_input_grad = True                # False: Conv2d, ConvTranspose2d and Linear return None for dx
 
     def __init__(self):
         self.training = True

@@ -190,7 +190,7 @@ def test_the_check_fails_on_planted_defects(tmp_path):
              "tests.fused_defects.branches_on_a_value": [[a, {"number": "float", "value": 0.2}]],
              "tests.fused_defects.undefined_device_function": [[a]],
              "tests.fused_defects.mixes_in_float64": [[a, {"scalar": "float64", "value": 0.2}]],
-             "nn.ema.move_towards": [[{"dtype": "float32", "shape": [829], "strides": [1]}] * 2
+             "nn.fast.ema.move_towards": [[{"dtype": "float32", "shape": [829], "strides": [1]}] * 2
                                      + [{"number": "float", "value": 0.99}]]}
     path = tmp_path / "calls.json"
     path.write_text(json.dumps(calls))
