@@ -1,8 +1,10 @@
 """nn: a tiny, autograd-free layer library on a pluggable array backend.
 
-Every layer has a hand-written ``forward`` and ``backward``; see ``module.py``
-for how they pair up and how gradients accumulate, and ``gradcheck.py`` for
-how each backward is proven against numerical gradients.
+Every layer has a hand-written ``forward`` and ``backward`` that computes the
+maths in its docstring; see ``module.py`` for how they pair up and how
+gradients accumulate, and ``gradcheck.py`` for how each backward is proven
+against numerical gradients. ``nn.fast`` holds the same layers rewritten for
+a GPU (``import nn.fast``; tested equal to these).
 """
 from . import backend, init
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh, sigmoid

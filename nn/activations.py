@@ -5,8 +5,10 @@
     Tanh        y = tanh(x)                    dy/dx = 1 - y^2
     Sigmoid     y = 1 / (1 + exp(-x))          dy/dx = y (1 - y)
 
-ReLU and LeakyReLU keep their input, to know where x > 0; Tanh and Sigmoid
-keep their output, since their derivative is cheapest in terms of y.
+ReLU and LeakyReLU compute their derivative d in the forward pass and keep
+it ([x > 0] is 1.0 where x > 0, else 0.0, in x's dtype); being piecewise
+linear through 0, LeakyReLU's output is then simply y = d * x. Tanh and
+Sigmoid keep their output, since their derivative is cheapest in terms of y.
 
 The logistic function, without overflow for any x: with
 softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|),
@@ -27,14 +29,20 @@ def sigmoid(x):
     return xp.exp(xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x))))
 
 
+def is_positive(x):
+    """[x > 0]: 1.0 where x > 0, else 0.0, in x's dtype."""
+    xp = backend.xp()
+    return xp.astype(x > 0, x.dtype)
+
+
 class ReLU(Module):
     def forward(self, x):
-        self._save(x)
+        self._save(is_positive(x))                                  # d = dy/dx = [x > 0]
         return backend.xp().maximum(x, 0.0)
 
     def backward(self, dy):
-        (x,) = self._pop()
-        return backend.xp().where(x > 0, dy, 0.0)                  # dy * [x > 0]
+        (d,) = self._pop()
+        return dy * d
 
 
 class LeakyReLU(Module):
@@ -46,12 +54,14 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x):
-        self._save(x)
-        return backend.xp().where(x > 0, x, self.negative_slope * x)
+        a = self.negative_slope
+        d = a + (1.0 - a) * is_positive(x)                          # d = dy/dx: 1 where x > 0, else a
+        self._save(d)
+        return d * x                                                # x where x > 0, else a * x
 
     def backward(self, dy):
-        (x,) = self._pop()
-        return backend.xp().where(x > 0, dy, self.negative_slope * dy)
+        (d,) = self._pop()
+        return dy * d
 
 
 class Tanh(Module):

@@ -9,17 +9,17 @@ and the same for every parameter. In float64 with h = 1e-6 the two agree to
 about 1e-10 (the tests bound it at 1e-6); a wrong backward is off by 1e-2 or
 more. Why a random dout and not sum(y)? With dout = 1 everywhere,
 BatchNorm's dx is exactly 0 whatever its backward does with the variance
-term, so a backward that dropped it would pass (``tests/test_mutation.py``
-shows it).
+term, so such a check cannot tell a backward that dropped it from the right
+one (``tests/test_mutation.py`` shows it).
 
 The error of a whole gradient array, ``rel_error``::
 
     max|a - b| / max(1e-8, max(|a| + |b|))
 
 the largest difference, relative to the largest magnitude in either array.
-(Not CS231n's element-wise max(|a - b| / max(|a|, |b|)): there one element
-whose true gradient is nearly 0 can show a large error that is only
-rounding.)
+(Not CS231n's ``rel_error``, the largest element-wise ratio
+max(|a - b| / max(1e-8, |a| + |b|)): there one element whose true gradient
+is nearly 0 can show a large error that is only rounding.)
 
 Three lines check any layer::
 

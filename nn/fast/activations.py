@@ -1,10 +1,9 @@
 """Activations, fast: ``nn/activations.py``'s layers, each element-wise chain one ``@fused`` GPU kernel.
 
-ReLU and LeakyReLU are piecewise linear through 0, so y = x * f'(x): the
-forward computes the local derivative d once (for LeakyReLU,
-d = a + (1 - a) [x > 0], with [x > 0] 1.0 or 0.0 in x's dtype), keeps it,
-and the backward is a single multiply, dx = dy * d. [x > 0] is written
-ceil(clip(x, 0, 1)), because CuPy cannot fuse ``astype``.
+The same lines as the readable layers, each chain one kernel: the forward
+computes the local derivative d and y in one kernel, the backward
+dx = dy * d in another. [x > 0] is written ceil(clip(x, 0, 1)) here, because
+CuPy cannot fuse ``astype``.
 
 Same interfaces and values as the readable layers (``tests/test_fast_layers.py``):
 their subclasses, only ``forward`` and ``backward`` differ.
