@@ -92,11 +92,18 @@ def progress_bar(total, initial, desc, enabled):
                 disable=not enabled, dynamic_ncols=True)
 
 
+def layers_text(layers):
+    """"nn (readable; --layers fast is faster)" on NumPy's default, "nn.fast" or "nn" otherwise."""
+    if layers.__name__ == "nn" and backend.name() == "numpy":
+        return "nn (the readable ones; --layers fast trains faster)"
+    return layers.__name__
+
+
 def opening_lines(trainer, new_run):
     """What is trained, on what, where; and, resuming, where training picks up and how far it goes."""
     cfg = trainer.cfg
     line = (f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
-            f"{backend.name()}, layers {trainer.layers.__name__}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
+            f"{backend.name()}, layers {layers_text(trainer.layers)}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
             f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
     if new_run:
         return line
