@@ -25,9 +25,10 @@ One JSON line per case:
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
   fraction_of_sgemm            the ratio of the two
   layers                       the layers timed: nn (readable) or nn.fast (dcgan.py --layers)
-  launches                     array operations one step of nn.fast issues, counted as CuPy launches
-                               them (benchmarks/launches.py: "total" and per part), and whether
-                               @fused functions are one kernel each ("fused": DCGAN_FUSE)
+  launches                     array operations one step of these layers issues, counted as CuPy
+                               launches them (benchmarks/launches.py: "total" and per part), and
+                               whether @fused functions are one kernel each ("fused": DCGAN_FUSE;
+                               only nn.fast has them)
   torch_s_per_step, ratio      with --compare-torch: the same architecture and step in PyTorch,
                                same threads, float32; ratio = ours / PyTorch
 PyTorch is only ever imported here, for the comparison: nn/ and dcgan.py never use it.
@@ -219,10 +220,10 @@ def torch_step_time(size, nc, batch, steps, warmup, threads, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Benchmark DCGAN train steps.")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_step", description="Benchmark DCGAN train steps.")
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend, as dcgan.py's")
     parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median reported)")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first, per case")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="CPU threads (BLAS and PyTorch); set OMP_NUM_THREADS before start for BLAS")
     parser.add_argument("--cases", default="all",
@@ -246,7 +247,8 @@ def main(argv=None):
         step_time = statistics.median(time_steps(trainer, args.steps))
         parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
         result = {"backend": args.backend, "layers": layer_library().__name__, "image_size": size, "channels": nc,
-                  "batch": batch, "threads": args.threads, "fused": fuse.enabled(), "launches": launches.count_case(size, nc, batch),
+                  "batch": batch, "threads": args.threads, "fused": fuse.enabled(),
+                  "launches": launches.count_case(size, nc, batch, layers=layer_library()),
                   "s_per_step": round(step_time, 4),
                   "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
                   "breakdown_step_s": round(hooked, 4),

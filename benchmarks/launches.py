@@ -291,11 +291,12 @@ def _to_counted(model):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.launches", description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="32x128,64x64", help="SIZExBATCH list, as in bench_step")
     parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
     parser.add_argument("--layers", default="fast", choices=["fast", "nn"],
-                        help="count nn.fast's layers (what a GPU runs: dcgan.py --backend cupy) or nn's readable ones")
+                        help="fast (the default): nn.fast's layers, what a GPU runs (dcgan.py --backend cupy); "
+                             "nn: the readable layers")
     args = parser.parse_args(argv)
     layers = importlib.import_module("nn.fast" if args.layers == "fast" else "nn")
     for text in args.cases.split(","):

@@ -7,15 +7,16 @@ project, or in a layer you are editing): its traceback, then one line saying
 so, and exit code 1.
 """
 import argparse
+import bdb
 import math
 import sys
 import traceback
 
 import datasets
 from nn import backend
-from nn.fast.malloc import keep_freed_memory
 
 from .errors import UserError
+from .memory import keep_freed_memory
 
 USER_ERRORS = (UserError, datasets.DatasetError, backend.BackendError)
 BACKEND_CHOICES = ["numpy", "cupy"]
@@ -31,6 +32,8 @@ def run_command(command, args):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except bdb.BdbQuit:                          # q in a debugger (python -m pdb dcgan.py): the debugger's to handle
+        raise
     except MemoryError as e:                     # sizes asked for that no estimate caught beforehand
         print(f"error: out of memory ({e or 'MemoryError'}): ask for smaller sizes (--n, --batch-size, --nz, "
               "--ngf, --ndf)", file=sys.stderr)

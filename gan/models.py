@@ -30,6 +30,16 @@ def use_layers(name):
     _chosen_layers[0] = name
 
 
+def chosen_layers():
+    """What --layers said: "nn", "fast", or None (the backend's default)."""
+    return _chosen_layers[0]
+
+
+def layers_name(layers):
+    """The --layers value of a layer library: "nn" for nn, "fast" for nn.fast."""
+    return "fast" if layers.__name__ == "nn.fast" else "nn"
+
+
 def layer_library():
     """The module models are built from, and trained with (its Adam, EMA and BCEWithLogits): ``nn``, the
     readable layers a student reads and steps through (the default on NumPy), or ``nn.fast``, the same
@@ -42,7 +52,7 @@ def layer_library():
     return nn
 
 
-def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", nn=nn):
+def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):
     """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
 
     S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
@@ -50,36 +60,36 @@ def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", nn=nn):
 
     head="linear" (the "linear DCGAN" variant) makes the first step z -> 4x4
     maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
-    ``nn``: the library the layers come from, ``nn`` itself or ``nn.fast`` (``layer_library``).
+    ``layers``: the library the layers come from, ``nn`` itself or ``nn.fast`` (``layer_library``).
     """
     widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
     w0 = widths[0]
     if head == "linear":
-        layers = [nn.Flatten(), nn.Linear(nz, w0 * 16, bias=False), nn.BatchNorm1d(w0 * 16), nn.ReLU(),
-                  nn.Reshape(w0, 4, 4)]
+        net = [layers.Flatten(), layers.Linear(nz, w0 * 16, bias=False), layers.BatchNorm1d(w0 * 16),
+               layers.ReLU(), layers.Reshape(w0, 4, 4)]
     else:
-        layers = [nn.ConvTranspose2d(nz, w0, 4, 1, 0, bias=False), nn.BatchNorm2d(w0), nn.ReLU()]
+        net = [layers.ConvTranspose2d(nz, w0, 4, 1, 0, bias=False), layers.BatchNorm2d(w0), layers.ReLU()]
     for cin, cout in zip(widths, widths[1:]):
-        layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    layers += [nn.ConvTranspose2d(widths[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
-    return nn.Sequential(*layers)
+        net += [layers.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), layers.BatchNorm2d(cout), layers.ReLU()]
+    net += [layers.ConvTranspose2d(widths[-1], nc, 4, 2, 1, bias=False), layers.Tanh()]
+    return layers.Sequential(*net)
 
 
-def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", nn=nn):
+def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", layers=nn):
     """image (N, nc, S, S) -> logit (N, 1): the mirror image of the generator, no BN on the input layer.
 
-    head="linear" ends in Flatten + Linear(4ndf*4*4 -> 1) instead of a (4, 1, 0) conv.
-    ``nn``: the library the layers come from, as for ``build_generator``.
+    head="linear" ends in Flatten + Linear(widest*4*4 -> 1) instead of a (4, 1, 0) conv (widest: 4ndf
+    at 32, 8ndf at 64). ``layers``: the library the layers come from, as for ``build_generator``.
     """
     widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
-    layers = [nn.Conv2d(nc, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+    net = [layers.Conv2d(nc, widths[0], 4, 2, 1, bias=False), layers.LeakyReLU(0.2)]
     for cin, cout in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+        net += [layers.Conv2d(cin, cout, 4, 2, 1, bias=False), layers.BatchNorm2d(cout), layers.LeakyReLU(0.2)]
     if head == "linear":
-        layers += [nn.Flatten(), nn.Linear(widths[-1] * 16, 1)]
+        net += [layers.Flatten(), layers.Linear(widths[-1] * 16, 1)]
     else:
-        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False), nn.Flatten()]
-    return nn.Sequential(*layers)
+        net += [layers.Conv2d(widths[-1], 1, 4, 1, 0, bias=False), layers.Flatten()]
+    return layers.Sequential(*net)
 
 
 def check_image_size(image_size):

@@ -16,6 +16,7 @@ import numpy as np
 from nn import backend
 
 from .errors import TrainingError
+from .models import chosen_layers, layers_name
 
 
 class EpochLog:
@@ -93,10 +94,12 @@ def progress_bar(total, initial, desc, enabled):
 
 
 def layers_text(layers):
-    """"nn (readable; --layers fast is faster)" on NumPy's default, "nn.fast" or "nn" otherwise."""
-    if layers.__name__ == "nn" and backend.name() == "numpy":
+    """The --layers value of ``layers``, "nn" or "fast"; where NumPy's default chose the readable ones, with
+    a word on the faster ones: "nn (the readable ones; --layers fast trains faster)"."""
+    name = layers_name(layers)
+    if name == "nn" and backend.name() == "numpy" and chosen_layers() is None:
         return "nn (the readable ones; --layers fast trains faster)"
-    return layers.__name__
+    return name
 
 
 def opening_lines(trainer, new_run):

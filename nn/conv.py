@@ -132,10 +132,13 @@ class ConvTranspose2d(Module):
         xp = backend.xp()
         (x,) = self._pop()
         k, s, p = self.kernel_size, self.stride, self.padding
-        dx, cols = conv2d(dy, self.weight.data, s, p)                   # dx: the convolution of dy
+        if self.needs_input_grad:
+            dx, cols = conv2d(dy, self.weight.data, s, p)               # dx: the convolution of dy
+        else:
+            dx, cols = None, im2col(dy, k, k, s, p)                     # only dy's columns, for dW
         if self.weight.requires_grad:
             dW = rows(x) @ cols.T                                       # (Cin, Cout*k*k)
             self.weight.accumulate(xp.reshape(dW, self.weight.shape))
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(xp.sum(dy, axis=(0, 2, 3)))
-        return dx if self.needs_input_grad else None
+        return dx

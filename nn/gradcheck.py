@@ -23,16 +23,29 @@ is nearly 0 can show a large error that is only rounding.)
 
 Three lines check any layer::
 
+    import nn
     from nn.gradcheck import check_layer
     errors = check_layer(nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 5, 5))
-    print(errors)      # {'x': 2e-10, 'weight': 3e-10, 'bias': 1e-10}
+    print(errors)      # {'x': 4e-10, 'weight': 5e-10, 'bias': 1e-9}
 
 Can the check fail? ``planted_bug`` makes a copy of a layer's real code with
 one thing changed (a term dropped, an add made an overwrite), and the
 lesson is that the check then fails, while the same copy with nothing
-changed passes::
+changed, the control, passes::
 
-    broken = planted_bug(nn.BatchNorm.backward, " - mean(g)", "")    # drop the path through mu
+    from nn.gradcheck import planted_bug
+
+    class Broken(nn.BatchNorm2d):                                       # drop the path through mu
+        backward = planted_bug(nn.BatchNorm2d.backward, " - mean(g)", "")
+
+    class Control(nn.BatchNorm2d):                                      # the same copy, nothing dropped
+        backward = planted_bug(nn.BatchNorm2d.backward, " - mean(g)", " - mean(g)")
+
+    print(check_layer(Broken(3), (4, 3, 2, 2)))    # dx about 5e-2: caught; dweight, dbias still right
+    print(check_layer(Control(3), (4, 3, 2, 2)))   # about 1e-10 each
+
+(``old`` is text of the function's own source as ``inspect.getsource``
+shows it, dedented: copy it from there, exactly once.)
 
 Everything here runs in float64 on the active backend; the finite
 differences themselves are driven from the host (NumPy), one element at a time,
@@ -147,12 +160,23 @@ def planted_bug(function, old, new):
     exactly that. ``old == new`` gives the control, the real code recompiled unchanged.
 
     Raises ValueError unless ``old`` occurs exactly once in the source: when the code changes, a
-    lesson whose bug no longer matches it fails loudly instead of planting something else.
+    lesson whose bug no longer matches it fails loudly instead of planting something else. And
+    TypeError for what it cannot copy: anything but a plain function or method, or one that calls
+    ``super()`` (a copy compiled outside its class has no class to look up).
     """
+    function = getattr(function, "__func__", function)            # a bound method: its function
+    if not inspect.isfunction(function):
+        raise TypeError(f"planted_bug copies a function or a method, not {type(function).__name__} "
+                        f"{getattr(function, '__name__', function)!r} (for a layer: its class's method, "
+                        "e.g. nn.BatchNorm2d.backward)")
+    if "__class__" in function.__code__.co_freevars:
+        raise TypeError(f"{function.__qualname__} calls super(): a copy compiled outside its class cannot; "
+                        "plant the bug in a method that does not")
     source = textwrap.dedent(inspect.getsource(function))
     if source.count(old) != 1:
-        raise ValueError(f"{old!r} occurs {source.count(old)} times in {function.__qualname__}, not once: "
-                         "the planted bug no longer matches the code")
+        raise ValueError(f"{old!r} occurs {source.count(old)} times in the source of {function.__qualname__} "
+                         "(dedented, as inspect.getsource shows it), not exactly once: copy the text from "
+                         "there; in a lesson, the planted bug no longer matches the code")
     namespace = dict(function.__globals__)
     exec(compile(source.replace(old, new), f"<{function.__qualname__}: {old!r} -> {new!r}>", "exec"), namespace)
     return namespace[function.__name__]

@@ -13,9 +13,10 @@ Row (c, i, j) of the columns is input channel c seen through kernel offset
 loop over the kh*kw kernel offsets only, never over pixels: for offset
 (i, j), the input pixel under it at output pixel (oh, ow) is
 (s*oh + i, s*ow + j), so across all output pixels it sees one strided slice
-of the zero-padded image::
+of the zero-padded image, kept channels first, (C, N, H + 2p, W + 2p), as
+the columns' rows are::
 
-    xpad[:, :, i : i + s*(OH-1) + 1 : s,  j : j + s*(OW-1) + 1 : s]      # (N, C, OH, OW)
+    xpad[:, :, i : i + s*(OH-1) + 1 : s,  j : j + s*(OW-1) + 1 : s]      # (C, N, OH, OW)
 
 ``col2im`` is the adjoint (the transpose) of ``im2col``: it puts each
 column's values back where im2col took them from and *adds* where windows

@@ -24,8 +24,8 @@ skip their weight gradients (the discriminator's, while the generator is
 trained). ``layer.needs_input_grad = False`` says nobody wants a layer's
 input gradient (a network's first layer: nobody wants d/dimage): the layers
 with a weight (``Conv2d``, ``ConvTranspose2d``, ``Linear``) then return None
-from ``backward``, and ``Sequential`` stops there. The other layers ignore it
-and return dx (it costs them one element-wise pass).
+from ``backward``, and ``Sequential`` stops there (for them dx is a GEMM).
+The other layers ignore it and return dx.
 
 Names, state_dict
 -----------------

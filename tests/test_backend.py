@@ -79,7 +79,7 @@ def test_same_seed_same_weights_on_every_backend(xp_backend):
 
 def test_keep_freed_memory_is_harmless():
     """glibc accepts the settings on Linux; elsewhere the call is a no-op returning False."""
-    from nn.fast.malloc import keep_freed_memory
+    from gan.memory import keep_freed_memory
     result = keep_freed_memory()
     assert result in (True, False)
     if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):

@@ -15,8 +15,7 @@ def test_bench_step_prints_one_json_line_per_case(capsys):
         assert key in result
     assert {"gemm", "im2col", "col2im", "batchnorm", "activations", "loss", "adam", "other"} <= set(result["breakdown_s"])
     assert result["breakdown_s"]["gemm"] > 0 and result["s_per_step"] > 0
-    assert result["fused"] is True and 0 < result["launches"]["total"] < 400     # the target at 32x128
-    assert result["layers"] == "nn"                                               # dcgan.py's default on numpy
+    assert result["layers"] == "nn" and result["launches"]["total"] > 1000        # dcgan.py's default on numpy
 
 
 def test_bench_step_leaves_every_layer_as_it_found_it(capsys):
@@ -25,7 +24,9 @@ def test_bench_step_leaves_every_layer_as_it_found_it(capsys):
     from nn import fast
     before = {cls: dict(vars(cls)) for lib in (nn, fast) for cls in vars(lib).values() if isinstance(cls, type)}
     bench_step.main(["--steps", "1", "--warmup", "0", "--cases", "32x8", "--layers", "fast"])
-    assert json.loads(capsys.readouterr().out)["layers"] == "nn.fast"
+    result = json.loads(capsys.readouterr().out)
+    assert result["layers"] == "nn.fast" and result["fused"] is True
+    assert 0 < result["launches"]["total"] < 400                                   # what a GPU runs: the target
     for cls, attributes in before.items():
         assert dict(vars(cls)) == attributes, cls
 

@@ -55,3 +55,18 @@ def test_config_of_an_older_checkpoint_loads():
     assert "class_filter" not in cfg.to_json()
     with pytest.raises(Exception):
         cfg.nc = 3                                          # frozen: nothing changes a Config in place
+
+
+def test_quitting_the_debugger_is_not_reported_as_a_bug(capsys):
+    """README suggests stepping through a step with python -m pdb: q there raises BdbQuit, which is the
+    debugger's own way out, not a bug of the program."""
+    import bdb
+
+    from gan.cli import run_command
+
+    def stepped_through(args):
+        raise bdb.BdbQuit
+
+    with pytest.raises(bdb.BdbQuit):
+        run_command(stepped_through, None)
+    assert "a bug" not in capsys.readouterr().err

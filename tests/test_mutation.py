@@ -61,6 +61,19 @@ def test_a_planted_bug_that_no_longer_matches_the_code_fails_loudly():
         planted_bug(batchnorm.BatchNorm.backward, "mean(g", "")
 
 
+def test_what_planted_bug_cannot_copy_is_refused_by_name():
+    """A class, a fused kernel object, a method calling super(): a TypeError that says so, not an error later."""
+    from nn.fast import activations as fast_activations
+    with pytest.raises(TypeError, match="not type 'BatchNorm2d'"):
+        planted_bug(nn.BatchNorm2d, "x", "y")
+    with pytest.raises(TypeError, match="not fused"):
+        planted_bug(fast_activations.relu, "x", "y")
+    with pytest.raises(TypeError, match="calls super"):
+        planted_bug(nn.BatchNorm2d.__init__, "eps", "eps")
+    bound = planted_bug(nn.BatchNorm2d(2).backward, " - mean(g)", " - mean(g)")     # a bound method: its function
+    assert bound.__name__ == "backward"
+
+
 def test_a_sum_as_upstream_gradient_would_hide_the_bug(monkeypatch):
     """Why the checks use a random dout: with dout = 1 everywhere, BatchNorm's dx is 0 whether or not the
     path through var is there (g - mean(g) = 0 and mean(g * xhat) = gamma * mean(xhat) = 0), so the check
