@@ -65,7 +65,7 @@ from gan.pictures import to_model_range
 from gan.report import EpochLog, closing_line, opening_lines
 from gan.runfolder import clear_outputs, refuse_to_replace, remove_orphans, resume_folder, run_folder
 from gan.signals import StopRequest
-from nn import backend
+from nn import backend, frozen
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -87,6 +87,7 @@ class Trainer:
         self.opt_D = layers.Adam(self.D, lr=cfg.lr, betas=betas)
         self.bce = layers.BCEWithLogits()
         first_weighted_layer(self.G).needs_input_grad = False     # nobody needs dloss/dz: skip that GEMM
+        self.D.layers[0].needs_input_grad = False                # nor d/dimage, but while G trains: nn.frozen
         self.G_avg = self.ema = None          # --ema: an average of G's weights that samples, never trains
         if cfg.ema:
             with backend.preserved_rng():     # the copy's initial draws are overwritten: training is unchanged
@@ -124,6 +125,16 @@ class Trainer:
         labels = self.labels[idx] if self.n_classes else None
         return to_model_range(self.images[idx]), labels
 
+    # -- the variants enter the step here ------------------------------------
+    def latent(self, n):
+        """G's input: z ~ N(0, I), (n, nz, 1, 1); conditional: a random class per sample, as label
+        channels beside z. Returns (z, the classes or None)."""
+        z = backend.randn((n, self.cfg.nz, 1, 1))
+        if not self.n_classes:
+            return z, None
+        classes = backend.rng().integers(0, self.n_classes, n)
+        return with_labels(z, classes, self.n_classes), classes
+
     def noise_sigma(self):
         """Instance noise: its std starts at --instance-noise and falls linearly to 0 over the steps the
         run was to take when it began (``instance_noise_steps``: a later --epochs does not raise it again)."""
@@ -132,13 +143,18 @@ class Trainer:
             return 0.0
         return sigma * max(0.0, 1.0 - self.step_count / self.cfg.instance_noise_steps)
 
-    def d_input(self, images, labels, sigma):
+    def d_input(self, images, labels):
         """What D sees: the images, plus instance noise, plus label channels (conditional)."""
+        sigma = self.noise_sigma()
         if sigma > 0:
             images = images + backend.randn(tuple(images.shape), std=sigma)
         if labels is not None:
             images = with_labels(images, labels, self.n_classes)
         return images
+
+    def g_part(self, d_input_grad):
+        """G's share of the gradient of D's input: conditional, the label channels are not G's."""
+        return d_input_grad[:, :self.cfg.nc, :, :] if self.n_classes else d_input_grad
 
     @property
     def sampler(self):
@@ -148,50 +164,41 @@ class Trainer:
     def grid_images(self):
         return sample(self.sampler, self.fixed_noise, labels=self.fixed_labels, n_classes=self.n_classes)
 
+    # -- one step --------------------------------------------------------------
     def step(self, real, labels=None):
-        """One D update and one G update. Returns device scalars (loss_d, loss_g, D(x), D(G(z)))."""
-        xp = backend.xp()
+        """One D update and one G update, as in PyTorch's DCGAN example. Returns device scalars
+        (loss_D, loss_G, D(x), D(G(z))). The variants enter through ``latent``, ``d_input`` and ``g_part``."""
         G, D, bce = self.G, self.D, self.bce
-        n, nc = real.shape[0], real.shape[1]
-        z = backend.randn((n, self.cfg.nz, 1, 1))
-        fake_labels = None
-        if self.n_classes:                                          # G draws a random class per sample
-            fake_labels = backend.rng().integers(0, self.n_classes, n)
-            z = with_labels(z, fake_labels, self.n_classes)
-        fake = G.forward(z)                                         # (N, nc, S, S)
-        sigma = self.noise_sigma()
-        d_real, d_fake = self.d_input(real, labels, sigma), self.d_input(fake, fake_labels, sigma)
 
-        # D: real batch then fake batch, gradients accumulate. No gradient flows back into the
-        # images here (real ones are data, fake ones are treated as constants), so D's first
-        # layer skips its input gradient.
+        # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
         D.zero_grad()
-        D.requires_grad_(True)
-        D.layers[0].needs_input_grad = False
-        logits_real = D.forward(d_real)
+        logits_real = D.forward(self.d_input(real, labels))
         loss_real, dlogits = bce(logits_real, self.cfg.real_label)
-        D.backward(dlogits)
-        logits_fake = D.forward(d_fake)
+        D.backward(dlogits)                                         # D's first layer skips d/dimage
+        z, fake_labels = self.latent(real.shape[0])
+        fake = self.d_input(G.forward(z), fake_labels)              # G(z), as D sees it
+        logits_fake = D.forward(fake)
         loss_fake, dlogits = bce(logits_fake, 0.0)
-        D.backward(dlogits)
+        D.backward(dlogits)                                         # gradients add up; none reach G
         self.opt_D.step()
 
-        # G: non-saturating loss -log D(G(z)), backpropagated through the updated D into G.
-        # D's weight gradients are not needed for this update: D skips them.
+        # (2) Update G network: maximize log(D(G(z)))
         G.zero_grad()
-        D.requires_grad_(False)
-        D.layers[0].needs_input_grad = True
-        loss_g, dlogits = bce(D.forward(d_fake), 1.0)
-        dfake = D.backward(dlogits)                                 # d loss / d (D's input)
-        G.backward(dfake[:, :nc, :, :] if self.n_classes else dfake)  # the label channels are not G's
+        with frozen(D):                                             # through the updated D, not training it
+            loss_g, dlogits = bce(D.forward(fake), 1.0)
+            G.backward(self.g_part(D.backward(dlogits)))
         self.opt_G.step()
         if self.ema is not None:
-            self.ema.update()                                       # the average follows G, G is unchanged
+            self.ema.update()                                       # the averaged G follows G
 
         self.step_count += 1
-        d_x = xp.mean(self.layers.sigmoid(logits_real))
-        d_g_z = xp.mean(self.layers.sigmoid(logits_fake))
-        return xp.stack([loss_real + loss_fake, loss_g, d_x, d_g_z])
+        return self.statistics(loss_real + loss_fake, loss_g, logits_real, logits_fake)
+
+    def statistics(self, loss_d, loss_g, logits_real, logits_fake):
+        """The step's (loss_D, loss_G, D(x), D(G(z))) as one device array: no host transfer here."""
+        xp = backend.xp()
+        d_x, d_g_z = xp.mean(self.layers.sigmoid(logits_real)), xp.mean(self.layers.sigmoid(logits_fake))
+        return xp.stack([loss_d, loss_g, d_x, d_g_z])
 
     # -- checkpoint state ----------------------------------------------------
     def state(self):

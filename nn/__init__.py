@@ -13,7 +13,7 @@ from .conv import Conv2d, ConvTranspose2d
 from .ema import EMA
 from .linear import Linear
 from .losses import BCE, BCEWithLogits, SoftmaxCrossEntropy, log_softmax, softmax
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, frozen
 from .optim import Adam
 from .reshape import Flatten, Reshape
 
@@ -22,5 +22,5 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Linear", "Reshape", "Flatten",
     "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BCEWithLogits", "BCE", "SoftmaxCrossEntropy",
     "sigmoid", "log_softmax", "softmax", "Adam", "EMA",
-    "frozen_running_stats",
+    "frozen", "frozen_running_stats",
 ]

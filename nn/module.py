@@ -20,8 +20,9 @@ Skipping work nobody needs
 --------------------------
 An autograd framework computes every gradient it can reach; here a caller
 can say what it does not need. ``model.requires_grad_(False)`` makes layers
-skip their weight gradients (the discriminator's, while the generator is
-trained). ``layer.needs_input_grad = False`` says nobody wants a layer's
+skip their weight gradients. ``with frozen(D):`` does that for a block and
+asks every layer for its input gradient: backpropagating *through* D into G
+without training D, as the generator's update does. ``layer.needs_input_grad = False`` says nobody wants a layer's
 input gradient (a network's first layer: nobody wants d/dimage): the layers
 with a weight (``Conv2d``, ``ConvTranspose2d``, ``Linear``) then return None
 from ``backward``, and ``Sequential`` stops there (for them dx is a GEMM).
@@ -37,6 +38,7 @@ BatchNorm running statistics) into a plain dict of host NumPy arrays, and
 checkpoint written on the GPU loads on the CPU and vice versa.
 """
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -213,6 +215,26 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+@contextmanager
+def frozen(model):
+    """Inside the block, backpropagate through ``model`` without training it: its backward computes no
+    weight gradients (``requires_grad_(False)``) and returns its input gradient from every layer
+    (``needs_input_grad``); afterwards both are as they were. PyTorch gets the same by backpropagating
+    G's loss through D and not stepping D's optimizer."""
+    was = {m: m.needs_input_grad for m in model.modules()}
+    needed = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    for m in was:
+        m.needs_input_grad = True
+    try:
+        yield model
+    finally:
+        for m, flag in was.items():
+            m.needs_input_grad = flag
+        for p, flag in zip(model.parameters(), needed):
+            p.requires_grad = flag
 
 
 class Sequential(Module):

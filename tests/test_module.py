@@ -269,3 +269,21 @@ def test_load_state_dict_copies_the_callers_arrays(xp_backend):
         np.testing.assert_array_equal(state[k], before[k], err_msg=f"{k} was changed in the caller's dict")
     for k in saved_m:
         np.testing.assert_array_equal(opt_state[k], saved_m[k], err_msg=f"{k} was changed in the caller's dict")
+
+
+def test_frozen_backpropagates_through_a_model_without_training_it(xp_backend):
+    """Inside ``with nn.frozen(D)``: no weight gradients, an input gradient from every layer (even one
+    told to skip it); afterwards both switches are as they were."""
+    backend.seed(0)
+    D = nn.Sequential(nn.Conv2d(1, 2, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * 4 * 4, 1))
+    D[0].needs_input_grad = False
+    D[3].weight.requires_grad = False
+    x = backend.randn((3, 1, 8, 8))
+    with nn.frozen(D):
+        y = D.forward(x)
+        dx = D.backward(backend.xp().ones_like(y))
+    assert dx is not None and tuple(dx.shape) == (3, 1, 8, 8)
+    assert all(p.grad is None for p in D.parameters())
+    assert D[0].needs_input_grad is False and D[3].weight.requires_grad is False and D[0].weight.requires_grad
+    D.forward(x)
+    assert D.backward(backend.xp().ones_like(y)) is None and D[0].weight.grad is not None
