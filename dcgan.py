@@ -58,7 +58,8 @@ from gan.config import resumed
 from gan.errors import TrainingError
 from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
-from gan.models import build_models, first_weighted_layer, layer_library, sample, use_layers, with_labels
+from gan.models import (build_models, first_weighted_layer, layer_library, model_table, sample, use_layers,
+                        with_labels)
 from gan.outputs import Run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
@@ -352,6 +353,16 @@ def note_ignored_flags(cfg, args):
               file=sys.stderr)
 
 
+def show_model(cfg):
+    """--show-model: G's and D's layers for the Config, each with its output shape; nothing trained or written."""
+    if cfg.nc is None:
+        print("note: --dataset folder: shown with 3 channels (a folder of grayscale images trains with 1)")
+    if cfg.conditional and not cfg.n_classes:
+        print("note: --conditional adds one input channel per class to G and D, from the data's labels: "
+              "shown without them")
+    print(model_table(dataclasses.replace(cfg, nc=cfg.nc or 3)))
+
+
 def train_main(args):
     """The train command: a new run from the flags (gan/flags.py), or --resume OUT (a run folder, its
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
@@ -364,18 +375,24 @@ def train_main(args):
         with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
             cfg = resumed(config_from_json(f.read()), out, args)
         note_ignored_flags(cfg, args)
+        if args.show_model:
+            return show_model(cfg)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
         ckpt = os.path.join(out, "checkpoint.npz")
         resume_state = load_resumable(ckpt)
         cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
         note_ignored_flags(cfg, args)
+        if args.show_model:
+            return show_model(cfg)
         if int(resume_state["epoch"]) >= cfg.epochs:
             print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
                   f"pass a larger --epochs (the total) to train more")
             return
     else:
         cfg = config_from_flags(args)
+        if args.show_model:
+            return show_model(cfg)
     if cfg.eval_every and not cfg.classifier:
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     if cfg.per_class:

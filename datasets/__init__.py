@@ -16,7 +16,8 @@ Datasets (``DATASETS``) and where they come from:
 * ``"folder"``: every PNG/JPEG under ``data_dir``, centre-cropped to a square.
 
 The 28x28 MNIST-style images are zero-padded to 32x32 (black border) and,
-for ``image_size=64``, then scaled up 2x; CIFAR-10 is scaled up for 64.
+for another ``image_size`` (16, 64 or 128: ``SUPPORTED_SIZES``), then resized;
+CIFAR-10 is resized for any size but 32.
 
 Every download is checked against its published MD5; it goes to a temporary
 file first and is renamed into place only once verified, so an interrupted
@@ -49,15 +50,18 @@ format), ``mnist``, ``cifar10``, ``folder`` (one per source), ``images``
 from .download import download
 from .errors import DatasetError
 from .idx import read_idx, write_idx
-from .images import pad_or_resize
+from .images import SUPPORTED_SIZES, pad_or_resize, resize_note, size_problem
 from .load import DATASETS, default_cache_dir, load_dataset
 
 __all__ = [
     "DATASETS",
     "DatasetError",
+    "SUPPORTED_SIZES",
     "default_cache_dir",
     "download",
     "load_dataset",
+    "resize_note",
+    "size_problem",
     "pad_or_resize",
     "read_idx",
     "write_idx",

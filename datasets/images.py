@@ -1,4 +1,4 @@
-"""Bring image batches to the square size the DCGAN trains on (32 or 64).
+"""Bring image batches to the square size the DCGAN trains on (a power of two from 16 to 128).
 
 All arrays here are uint8 in NCHW layout (N images, C channels, H rows,
 W columns), the layout the network consumes.  PIL does the resampling, one
@@ -8,15 +8,36 @@ dependency.
 import numpy as np
 from PIL import Image
 
-SUPPORTED_SIZES = (32, 64)  # the one list of image sizes: the DCGAN's G doubles 4x4 maps up to one of these
+SUPPORTED_SIZES = (16, 32, 64, 128)  # the one list of image sizes: G doubles 4x4 maps up to one of these
 BASE_SIZE = 32  # smaller images (MNIST's 28x28) are padded up to this first
 
 
 def size_problem(size):
-    """The one check of an image size: None if the DCGAN can train on it, else the reason in one line."""
+    """The one check of an image size: None if the DCGAN can train on it, else the reason in one line, naming
+    the nearest sizes it can (the paper's rule: one stride-2 layer per doubling from 4x4, so a power of two)."""
     if size in SUPPORTED_SIZES:
         return None
-    return f"image size {size!r} is not supported; use {' or '.join(map(str, SUPPORTED_SIZES))}"
+    allowed = ", ".join(map(str, SUPPORTED_SIZES))
+    if not isinstance(size, int):
+        return f"image size {size!r} is not supported; use one of {allowed}"
+    below = [s for s in SUPPORTED_SIZES if s < size]
+    above = [s for s in SUPPORTED_SIZES if s > size]
+    nearest = " or ".join(str(s) for s in (below[-1:] + above[:1]))
+    return (f"image size {size} is not supported: G and D double or halve 4x4 maps, so the size is a power of "
+            f"two from {SUPPORTED_SIZES[0]} to {SUPPORTED_SIZES[-1]} ({allowed}); the nearest: {nearest}")
+
+
+NATIVE_SIZES = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32}   # an image folder's vary
+
+
+def resize_note(name, size):
+    """One line saying how dataset ``name``'s images are brought to ``size`` where that means resizing them
+    (28x28 -> 32x32 is padding, kept as it is: no note); None otherwise."""
+    native = NATIVE_SIZES.get(name)
+    if native is None or size == max(native, BASE_SIZE):
+        return None
+    padded = f"padded to {BASE_SIZE}x{BASE_SIZE} and " if native < BASE_SIZE else ""
+    return f"{name}'s {native}x{native} images are {padded}resized to {size}x{size} (--image-size {size})"
 
 
 def pad_to(images, size):

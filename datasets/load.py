@@ -33,7 +33,7 @@ def load_dataset(name, data_dir=None, cache_dir=None, image_size=32, split="trai
     data_dir    a folder holding the dataset's files: then nothing is
                 downloaded.  Required for "folder" (the images).
     cache_dir   where downloads are kept (default ``default_cache_dir(name)``)
-    image_size  32 or 64
+    image_size  16, 32, 64 or 128 (``SUPPORTED_SIZES``)
     split       "train" or "test" ("folder" has no splits and ignores it)
     mirrors     base URLs to download from, replacing the built-in list
     checksums   {file name: MD5} replacing the built-in table of published

@@ -74,6 +74,16 @@ def number_type(cast, check, requirement):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "at least 1")
+
+
+def image_size(text):
+    """--image-size: one of datasets' sizes, else the one line that names the nearest."""
+    value = number_type(int, lambda v: True, "")(text)
+    problem = datasets.size_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
 seed_int = number_type(int, lambda v: 0 <= v < 2 ** 32, "an integer from 0 to 2**32 - 1")
 positive_float = number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
 nonnegative_float = number_type(float, lambda v: v >= 0 and math.isfinite(v), "0 or more")

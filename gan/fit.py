@@ -7,6 +7,7 @@ a batch, a class with no images, other channels than a checkpoint's);
 ``planned_steps`` is how many steps a run of the Config takes on the data.
 """
 import dataclasses
+import sys
 
 import numpy as np
 
@@ -17,7 +18,11 @@ from .errors import TrainingError
 
 
 def load_training_data(cfg):
-    """(images, labels) of the data the Config names: --dataset, --data-dir, --image-size, --strict-data."""
+    """(images, labels) of the data the Config names: --dataset, --data-dir, --image-size, --strict-data; with a
+    note where its images are resized to --image-size."""
+    note = datasets.resize_note(cfg.dataset, cfg.image_size)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
                                  strict=cfg.strict_data)
 

@@ -10,8 +10,8 @@ import os
 
 import datasets
 
-from .cli import (HelpFormatter, add_backend_flag, decay, fraction, momentum, nonnegative_float, path_text,
-                  positive_float, positive_int, seed_int)
+from .cli import (HelpFormatter, add_backend_flag, decay, fraction, image_size, momentum, nonnegative_float,
+                  path_text, positive_float, positive_int, seed_int)
 from .config import Config, absolute
 from .errors import UserError
 from .models import IMAGE_SIZES, LAYER_LIBRARIES
@@ -47,9 +47,10 @@ def train_parser():
     p.add_argument("--nz", type=positive_int, default=100, help="size of the latent vector z")
     p.add_argument("--ngf", type=positive_int, default=64, help="generator width (channels of its last hidden layer)")
     p.add_argument("--ndf", type=positive_int, default=64, help="discriminator width (channels of its first layer)")
-    p.add_argument("--image-size", type=int, default=None, choices=IMAGE_SIZES,
-                   help="32 (default for mnist, fashion-mnist, cifar10: 28x28 is padded to 32x32) "
-                        "or 64 (the paper's; default for folder)")
+    p.add_argument("--image-size", type=image_size, default=None, metavar="SIZE",
+                   help=f"{', '.join(map(str, IMAGE_SIZES))}: G and D get one stride-2 layer per doubling from 4x4. "
+                        "32 is the default for mnist, fashion-mnist, cifar10 (28x28 is padded to 32x32, other "
+                        "sizes are then resized), 64 (the paper's) for folder")
     p.add_argument("--out", default=None, type=path_text, help="run folder (default runs/<dataset>)")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
     p.add_argument("--overwrite", action="store_true",
@@ -91,6 +92,9 @@ def train_parser():
                         "distance into metrics.csv and losses.png; see 'dcgan.py evaluate')")
     p.add_argument("--eval-n", type=positive_int, default=2000, help="samples scored by --eval-every")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--show-model", action="store_true",
+                   help="print G's and D's layers, each with its output shape and parameters, for these flags "
+                        "(or the --resume run's model), and exit without training")
     return p
 
 

@@ -49,15 +49,6 @@ def check_fits(nbytes, asked, what):
                         f"{'on this GPU' if backend.name() == 'cupy' else 'this machine has'}: ask for less")
 
 
-def model_weights(nz, ngf, ndf, nc, image_size, d_channels=None):
-    """How many weights G (nz -> nc channels) and D (``d_channels``, default nc -> 1) of these sizes have:
-    their convolutions (or the linear head's equal count); BatchNorm's few are left out."""
-    hidden = int(image_size).bit_length() - 3              # 3 hidden widths at 32, 4 at 64 (as models.py builds)
-    g = [nz] + [ngf * 2 ** i for i in reversed(range(hidden))] + [nc]
-    d = [d_channels or nc] + [ndf * 2 ** i for i in range(hidden)] + [1]
-    return sum(16 * a * b for a, b in zip(g, g[1:])) + sum(16 * a * b for a, b in zip(d, d[1:]))
-
-
 def keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=1 << 30, top_pad=256 << 20):
     """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
 

@@ -4,6 +4,9 @@ G: z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1]: transposed convolutions
 doubling the size (4 -> 8 -> ... -> S), BatchNorm + ReLU after each but the
 last, Tanh at the end. D mirrors it: strided convolutions halving the size,
 BatchNorm (not on the input layer) + LeakyReLU(0.2), one logit at the end.
+S is any power of two from 16 to 128 (``IMAGE_SIZES``): the paper's rule,
+one stride-2 layer per doubling, so log2(S) - 2 hidden widths, the widest
+next to the 4x4 maps. ``shapes`` and ``model_table`` show each layer's output.
 Weights are drawn as the paper says (section 4): N(0, 0.02), BatchNorm's
 gamma N(1, 0.02), biases 0.
 """
@@ -16,9 +19,9 @@ from datasets.images import SUPPORTED_SIZES, size_problem
 from nn import backend
 
 from .errors import UserError
-from .memory import FLOAT32, check_fits, model_weights
+from .memory import FLOAT32, check_fits
 
-IMAGE_SIZES = SUPPORTED_SIZES      # 32 and 64: G doubles 4x4 maps 3 or 4 times (one list, in datasets/images.py)
+IMAGE_SIZES = SUPPORTED_SIZES      # 16 to 128: G doubles 4x4 maps 2 to 5 times (one list, in datasets/images.py)
 LAYER_LIBRARIES = ("nn", "fast")
 _chosen_layers = [None]            # set by use_layers (--layers); None: the backend's default
 
@@ -55,14 +58,16 @@ def layer_library():
 def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):
     """z (N, nz, 1, 1) -> image (N, nc, S, S) in [-1, 1].
 
+    S = 16: nz -> 2ngf x 4x4 -> ngf x 8x8 -> nc x 16x16
     S = 32: nz -> 4ngf x 4x4 -> 2ngf x 8x8 -> ngf x 16x16 -> nc x 32x32
     S = 64: nz -> 8ngf x 4x4 -> 4ngf x 8x8 -> 2ngf x 16x16 -> ngf x 32x32 -> nc x 64x64
+    S = 128: one more, 16ngf x 4x4 first
 
     head="linear" (the "linear DCGAN" variant) makes the first step z -> 4x4
     maps a Linear layer with BatchNorm1d instead of a (4, 1, 0) transposed conv.
     ``layers``: the library the layers come from, ``nn`` itself or ``nn.fast`` (``layer_library``).
     """
-    widths = _widths(ngf, image_size)                      # e.g. [4ngf, 2ngf, ngf] at 32
+    widths = hidden_widths(ngf, image_size)                # e.g. [4ngf, 2ngf, ngf] at 32
     w0 = widths[0]
     if head == "linear":
         net = [layers.Flatten(), layers.Linear(nz, w0 * 16, bias=False), layers.BatchNorm1d(w0 * 16),
@@ -81,7 +86,7 @@ def build_discriminator(ndf=64, nc=1, image_size=32, head="conv", layers=nn):
     head="linear" ends in Flatten + Linear(widest*4*4 -> 1) instead of a (4, 1, 0) conv (widest: 4ndf
     at 32, 8ndf at 64). ``layers``: the library the layers come from, as for ``build_generator``.
     """
-    widths = _widths(ndf, image_size)[::-1]                # e.g. [ndf, 2ndf, 4ndf] at 32
+    widths = hidden_widths(ndf, image_size)[::-1]          # e.g. [ndf, 2ndf, 4ndf] at 32
     net = [layers.Conv2d(nc, widths[0], 4, 2, 1, bias=False), layers.LeakyReLU(0.2)]
     for cin, cout in zip(widths, widths[1:]):
         net += [layers.Conv2d(cin, cout, 4, 2, 1, bias=False), layers.BatchNorm2d(cout), layers.LeakyReLU(0.2)]
@@ -98,10 +103,55 @@ def check_image_size(image_size):
         raise UserError(f"{size_problem(image_size)} (--image-size)")
 
 
-def _widths(base, image_size):
+def hidden_widths(base, image_size):
+    """G's hidden widths from its 4x4 maps out, e.g. [4base, 2base, base] at 32: log2(S) - 2 of them."""
     check_image_size(image_size)
-    n = int(math.log2(image_size)) - 2                     # 3 hidden widths at 32, 4 at 64
+    n = int(math.log2(image_size)) - 2                     # 2 at 16, 3 at 32, 4 at 64, 5 at 128
     return [base * 2 ** i for i in reversed(range(n))]
+
+
+def model_weights(nz, ngf, ndf, nc, image_size, d_channels=None):
+    """How many weights G (nz -> nc channels) and D (``d_channels``, default nc -> 1) of these sizes have:
+    their convolutions (or the linear head's equal count); BatchNorm's few are left out."""
+    g = [nz] + hidden_widths(ngf, image_size) + [nc]
+    d = [d_channels or nc] + hidden_widths(ndf, image_size)[::-1] + [1]
+    return sum(16 * a * b for a, b in zip(g, g[1:])) + sum(16 * a * b for a, b in zip(d, d[1:]))
+
+
+def shapes(model, input_shape):
+    """(layer, output shape without the batch axis) for each layer of a Sequential ``model``, from one
+    forward of two zero inputs of ``input_shape`` (no batch axis) in eval mode: no state changes."""
+    was_training = model.training
+    model.eval()
+    x = backend.xp().zeros((2, *input_shape), dtype=backend.float_dtype())
+    out = []
+    for layer in model.layers:
+        x = layer.forward(x)
+        out.append((layer, tuple(x.shape[1:])))
+    model.clear_cache()
+    model.train(was_training)
+    return out
+
+
+def shape_line(name, model, input_shape):
+    """"G: 100x1x1 -> 256x4x4 -> ... -> 1x32x32": the input, then the output of each layer with weights."""
+    text = lambda shape: "x".join(map(str, shape))
+    steps = [text(shape) for layer, shape in shapes(model, input_shape) if getattr(layer, "weight", None) is not None
+             and not isinstance(layer, nn.BatchNorm)]
+    return f"{name}: {text(input_shape)} -> " + " -> ".join(steps)
+
+
+def model_table(cfg, layers=None):
+    """G's and D's layers for a Config, as ``print(netG)`` shows them, with each one's output shape and
+    parameter count: what ``python dcgan.py --show-model`` prints."""
+    G, D = build_models(cfg, layers)
+    k, nc = cfg.n_classes, cfg.nc or 1
+    lines = []
+    for name, model, input_shape in (("G", G, (cfg.nz + k, 1, 1)), ("D", D, (nc + k, cfg.image_size, cfg.image_size))):
+        lines.append(f"{name}: {model.num_parameters():,} parameters, input {tuple(input_shape)}")
+        for i, (layer, shape) in enumerate(shapes(model, input_shape)):
+            lines.append(f"  ({i:>2}) {repr(layer):76s} -> {str(shape):14s} {layer.num_parameters():>10,}")
+    return "\n".join(lines)
 
 
 def build_models(cfg, layers=None):

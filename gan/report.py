@@ -16,7 +16,7 @@ import numpy as np
 from nn import backend
 
 from .errors import TrainingError
-from .models import chosen_layers, layers_name
+from .models import chosen_layers, layers_name, shape_line
 
 
 class EpochLog:
@@ -103,16 +103,21 @@ def layers_text(layers):
 
 
 def opening_lines(trainer, new_run):
-    """What is trained, on what, where; and, resuming, where training picks up and how far it goes."""
+    """What is trained, on what, where; resuming, where training picks up and how far it goes; then the shapes
+    G and D make, layer by layer (as PyTorch's example prints netG and netD)."""
     cfg = trainer.cfg
-    line = (f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
-            f"{backend.name()}, layers {layers_text(trainer.layers)}, G {trainer.G.num_parameters():,} and D {trainer.D.num_parameters():,} parameters, "
-            f"{trainer.batches_per_epoch} steps per epoch, run folder {cfg.out}")
-    if new_run:
-        return line
-    inside = f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}" if trainer.steps_into_epoch else ""
-    return (line + f"\nresuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
-            f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+    lines = [f"{cfg.dataset}: {len(trainer.images)} images {tuple(trainer.images.shape[1:])}, backend "
+             f"{backend.name()}, layers {layers_text(trainer.layers)}, G {trainer.G.num_parameters():,} and "
+             f"D {trainer.D.num_parameters():,} parameters, {trainer.batches_per_epoch} steps per epoch, "
+             f"run folder {cfg.out}"]
+    if not new_run:
+        inside = f", {trainer.steps_into_epoch} steps into epoch {trainer.epoch + 1}" if trainer.steps_into_epoch else ""
+        lines.append(f"resuming at step {trainer.step_count} ({trainer.epoch} of {cfg.epochs} epochs done{inside}); "
+                     f"training to epoch {cfg.epochs}" + (f" or step {cfg.max_steps}" if cfg.max_steps else ""))
+    k, size = cfg.n_classes, cfg.image_size
+    lines.append(shape_line("G", trainer.G, (cfg.nz + k, 1, 1)))
+    lines.append(shape_line("D", trainer.D, (cfg.nc + k, size, size)) + "   (python dcgan.py --show-model: every layer)")
+    return "\n".join(lines)
 
 
 def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):

@@ -50,7 +50,7 @@ def trained_run(image_folder, tmp_path_factory):
 
 def test_architecture_matches_pytorch_dcgan_example():
     backend.use("numpy")
-    for size, n_convs in ((32, 4), (64, 5)):
+    for size, n_convs in ((16, 3), (32, 4), (64, 5), (128, 6)):
         G = models.build_generator(nz=100, ngf=64, nc=1, image_size=size)
         D = models.build_discriminator(ndf=64, nc=1, image_size=size)
         assert sum(isinstance(m, nn.ConvTranspose2d) for m in G.layers) == n_convs
@@ -63,8 +63,41 @@ def test_architecture_matches_pytorch_dcgan_example():
     x = G.forward(backend.randn((2, 8, 1, 1)))
     assert x.shape == (2, 3, 64, 64)
     assert D.forward(x).shape == (2, 1)
-    with pytest.raises(errors.UserError, match="use 32 or 64"):
+    with pytest.raises(errors.UserError, match="the nearest: 32 or 64"):
         models.build_generator(image_size=48)
+
+
+@pytest.mark.parametrize("size", [16, 32, 64, 128])
+def test_any_supported_size_trains_and_shows_its_shapes(size, tiny_mnist, no_checksums, tmp_path, capsys):
+    """Every power of two from 16 to 128: G makes that size, D takes it, a step trains, and the run's opening
+    lines show each layer's output, as print(netG) does in PyTorch's example."""
+    flags = ["--dataset", "mnist", "--data-dir", tiny_mnist, "--nz", "8", "--ngf", "2", "--ndf", "2",
+             "--batch-size", "8", "--no-progress", "--max-steps", "1", "--image-size", str(size)]
+    assert dcgan.main([*flags, "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    resized = f"note: mnist's 28x28 images are padded to 32x32 and resized to {size}x{size} (--image-size {size})"
+    assert (resized in captured.err) == (size != 32)                       # 32 is padding only: no note
+    hidden = [2 * 2 ** i for i in reversed(range(size.bit_length() - 3))]       # G's widths from 4x4 out
+    g_line = "G: 8x1x1 -> " + " -> ".join(f"{w}x{4 * 2 ** i}x{4 * 2 ** i}" for i, w in enumerate(hidden))
+    assert f"{g_line} -> 1x{size}x{size}\n" in out
+    assert f"D: 1x{size}x{size} -> {hidden[-1]}x{size // 2}x{size // 2} -> " in out
+    assert " -> 1x1x1   (python dcgan.py --show-model: every layer)\n" in out
+    with np.load(tmp_path / "run" / "checkpoint.npz") as f:
+        assert f["fixed_noise"].shape[1] == 8
+    assert dcgan.main(["generate", "--checkpoint", str(tmp_path / "run"), "--n", "4", "--out", str(tmp_path / "g")]) == 0
+    assert np.load(tmp_path / "g" / "samples.npy").shape[-2:] == (size, size)
+
+
+def test_show_model_prints_every_layer_and_trains_nothing(tmp_path, capsys):
+    assert dcgan.main(["--show-model", "--image-size", "128", "--ngf", "8", "--ndf", "8", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("G: ") and "ConvTranspose2d(100, 128, kernel_size=4, stride=1, padding=0, bias=False)" in out
+    assert "-> (1, 128, 128)" in out and "-> (8, 64, 64)" in out and "\nD: " in out
+    assert not (tmp_path / "r").exists()                                    # nothing written
+    assert dcgan.main(["--show-model", "--dataset", "folder", "--conditional"]) == 0
+    out = capsys.readouterr().out
+    assert "shown with 3 channels" in out and "one input channel per class" in out and "(3, 64, 64)" in out
 
 
 def test_train_step_is_float32_end_to_end(xp_backend):
@@ -227,7 +260,7 @@ def test_cupy_without_cupy_or_gpu(tmp_path):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--image-size", "48"], "invalid choice: 48"),
+    (["--image-size", "48"], "image size 48 is not supported"),
     (["--batch-size", "0"], "must be at least 1"),
     (["--lr", "-1"], "must be a positive number"),
     (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),

@@ -202,12 +202,12 @@ def test_a_model_too_large_for_memory_is_one_line(noise_folder, tmp_path, capsys
                          ids=["default", "64-rgb", "conditional-linear"])
 def test_the_memory_estimate_counts_the_weights_g_and_d_have(flags):
     """A lower bound (BatchNorm's few left out) within 1%: a size refused could never have fitted."""
-    from gan import memory, models
+    from gan import models
     from gan.config import Config
     cfg = Config(**{"nc": 1, **flags})
     G, D = models.build_models(cfg)
     k = cfg.n_classes
-    estimate = memory.model_weights(cfg.nz + k, cfg.ngf, cfg.ndf, cfg.nc, cfg.image_size, d_channels=cfg.nc + k)
+    estimate = models.model_weights(cfg.nz + k, cfg.ngf, cfg.ndf, cfg.nc, cfg.image_size, d_channels=cfg.nc + k)
     actual = G.num_parameters() + D.num_parameters()
     assert 0.99 * actual <= estimate <= actual
 
