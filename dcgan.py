@@ -43,16 +43,12 @@ if __name__ == "__main__":             # Ctrl-C (and for training SIGTERM) durin
     quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"]))
 
 import dataclasses  # noqa: E402 (after the handlers above, on purpose)
-import json
-import math
 import os
-import time
 
 import numpy as np
 
 from gan import quality, sampling
-from gan.checkpoint import (CHECKPOINT_FORMAT, PER_CLASS_CONFIG, checkpoint_config, config_from_json, load_resumable,
-                            prefixed, unprefixed)
+from gan.checkpoint import PER_CLASS_CONFIG, checkpoint_config, config_from_json, load_resumable, load_trainer_state
 from gan.cli import pytorch_spellings, run_command, use_backend
 from gan.config import resumed
 from gan.errors import TrainingError
@@ -60,12 +56,11 @@ from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
 from gan.models import (build_models, first_weighted_layer, layer_library, model_table, sample, use_layers,
                         with_labels)
-from gan.outputs import Run
+from gan.outputs import open_run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
-from gan.report import EpochLog, closing_line, opening_lines
-from gan.runfolder import clear_outputs, refuse_to_replace, remove_orphans, resume_folder, run_folder
-from gan.signals import StopRequest
+from gan.report import EpochLog
+from gan.runfolder import resume_folder
 from nn import backend, frozen
 
 
@@ -201,70 +196,27 @@ class Trainer:
         d_x, d_g_z = xp.mean(self.layers.sigmoid(logits_real)), xp.mean(self.layers.sigmoid(logits_fake))
         return xp.stack([loss_d, loss_g, d_x, d_g_z])
 
-    # -- checkpoint state ----------------------------------------------------
-    def state(self):
-        s = {"format": np.array(CHECKPOINT_FORMAT), "config": np.array(self.cfg.to_json()),
-             "step": np.array(self.step_count), "epoch": np.array(self.epoch),
-             "batch_index": np.array(self.batch_index),
-             "order": np.array(self.order if self.order is not None else [], dtype=np.int64),
-             "rng": np.array(json.dumps(backend.get_rng_state())),
-             "fixed_noise": self.fixed_noise}
-        s.update(prefixed("G", self.G.state_dict()))
-        s.update(prefixed("D", self.D.state_dict()))
-        if self.ema is not None:
-            s.update(prefixed("G_avg", self.G_avg.state_dict()))
-            s["ema_t"] = np.array(self.ema.t)
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            s.update(prefixed(name, {k: np.asarray(v) for k, v in opt.state_dict().items()}))
-        return s
-
-    def load_state(self, state, path):
-        missing = [k for k in ("step", "epoch", "batch_index", "order", "rng", "fixed_noise") if k not in state]
-        if missing:
-            raise TrainingError(f"{path} lacks {', '.join(missing)}: not a complete training checkpoint of this program")
-        order = state["order"]
-        if order.size and (order.size != len(self.images) or order.max() >= len(self.images)):
-            raise TrainingError(f"{path} was trained on {order.size} images, the data has {len(self.images)}: "
-                                "resume with the same data (--data-dir), or start a new run")
-        for name, model in (("G", self.G), ("D", self.D)):
-            try:
-                model.load_state_dict(unprefixed(name, state))
-            except ValueError as e:
-                raise TrainingError(f"{path}: {name} does not match the model: {e}") from None
-        for name, opt in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
-            opt.load_state_dict(unprefixed(name, state))
-        if self.ema is not None:                                    # the checkpoint's config says it has one
-            if "ema_t" not in state:
-                raise TrainingError(f"{path} lacks the averaged generator its config names: "
-                                    "not a complete training checkpoint of this program")
-            self.G_avg.load_state_dict(unprefixed("G_avg", state))
-            self.ema.t = int(state["ema_t"])
-        self.step_count = int(state["step"])
-        self.epoch = int(state["epoch"])
-        self.batch_index = int(state["batch_index"])
-        self.order = state["order"] if state["order"].size else None
-        self.fixed_noise = state["fixed_noise"]
-        backend.set_rng_state(json.loads(str(state["rng"])))
-
 
 # --------------------------------------------------------------------------- the training loop
 
 def train(cfg, resume_state=None, progress=True, data=None, class_filter=None, run_root=None, overwrite=False):
-    """The training loop; returns the Trainer. Raises TrainingError/DatasetError on bad input.
+    """The training loop: for each epoch, for each batch, step and log; then save. Returns the Trainer.
 
     ``data``: (images, labels) already loaded; ``class_filter``: train on that class only,
     ``run_root``: the --per-class run folder it belongs to (the per-class driver passes all three).
     A new run (no ``resume_state``) refuses a folder that holds a run unless ``overwrite``, and replaces
     that run only once everything it needs is loaded and checked: a run that cannot start changes nothing.
     """
-    with run_folder(cfg.out):
-        if resume_state is None:
-            refuse_to_replace(cfg.out, overwrite, run_root or cfg.out)
-        if remove_orphans(cfg.out):
-            print(f"note: removed the temp file(s) of an interrupted checkpoint save in {cfg.out}", file=sys.stderr)
-        run = Run(cfg.out)
+    with open_run(cfg.out, resume_state is None, overwrite, run_root) as run:       # locked, checked
         trainer, score_samples = start_trainer(cfg, resume_state, data, class_filter, run.checkpoint)
-        return run_training(trainer, run, resume_state is None, progress, score_samples, run_root)
+        with run.training(trainer):                     # stop signals; opening and closing lines
+            while run.goes_on(trainer):                 # epochs left, --max-steps not reached, no stop asked
+                log = EpochLog(trainer, run, progress, score_samples)
+                while run.steps_on(trainer) and not log.epoch_done:
+                    log.add(trainer.step(*trainer.next_batch()))    # a metrics.csv row every --log-every steps
+                log.close()                             # the last row; a completed epoch's summary line
+                run.save(trainer)                       # the checkpoint first, then the grid, GIF, plot
+        return trainer
 
 
 def start_trainer(cfg, resume_state, data, class_filter, checkpoint):
@@ -278,7 +230,7 @@ def start_trainer(cfg, resume_state, data, class_filter, checkpoint):
     trainer = Trainer(fit_to_data(cfg, images, labels), images, labels)
     score_samples = sample_scorer(trainer) if cfg.eval_every else None
     if resume_state is not None:
-        trainer.load_state(resume_state, checkpoint)
+        load_trainer_state(trainer, resume_state, checkpoint)
     return trainer, score_samples
 
 
@@ -291,56 +243,6 @@ def sample_scorer(trainer):
     eval_noise = eval_rng.standard_normal((cfg.eval_n, cfg.nz, 1, 1)).astype(np.float32)
     eval_labels = eval_rng.integers(0, trainer.n_classes, cfg.eval_n) if trainer.n_classes else None
     return lambda: scorer(sample(trainer.sampler, eval_noise, labels=eval_labels, n_classes=trainer.n_classes))
-
-
-def run_training(trainer, run, new_run, progress, score_samples, run_root):
-    """From the start of training to the closing line. A ``new_run`` replaces what the folder held (if
-    anything: --overwrite) here, once it is known to start; from here on SIGTERM saves and stops."""
-    cfg = trainer.cfg
-    with StopRequest() as stop:
-        if new_run:
-            clear_outputs(cfg.out)
-        run.start_metrics(trainer.step_count)
-        print(opening_lines(trainer, new_run))
-        if trainer.step_count == 0:
-            run.save_grid(trainer)
-
-        started, first_step = time.perf_counter(), trainer.step_count
-        grid = None
-        # a stop before the first step still saves (a new run's step-0 checkpoint), so the run can be resumed
-        while trainer.epoch < cfg.epochs and trainer.step_count < (cfg.max_steps or math.inf) \
-                and not (stop.requested and os.path.exists(run.checkpoint)):
-            train_epoch(trainer, run, stop, progress, score_samples)
-            run.save_checkpoint(trainer)                   # first the checkpoint, then what can be redrawn
-            grid = run.side_outputs(trainer)
-        trainer.interrupted = stop.requested
-    print(closing_line(trainer, run, stop.requested, time.perf_counter() - started, trainer.step_count - first_step,
-                       grid, run_root), flush=True)
-    return trainer
-
-
-def train_epoch(trainer, run, stop, progress=True, score_samples=None):
-    """Train to the end of the current epoch (or to --max-steps, or a stop request): take a batch, step, log.
-
-    The log (gan/report.py) sums each step's statistics on the device; every --log-every steps, and when
-    the loop ends, it copies them to the host once, checks them for NaN/inf and writes a metrics.csv row
-    (with the quality score ``score_samples`` at an epoch's end, if --eval-every says so). A completed
-    epoch ends with its summary line.
-    """
-    cfg = trainer.cfg
-    max_steps = cfg.max_steps or math.inf
-    log = EpochLog(trainer, run, progress, score_samples)
-    epoch_done = False
-    while trainer.step_count < max_steps and not stop.requested and not epoch_done:
-        stats = trainer.step(*trainer.next_batch())
-        log.add(stats)                                     # stays on the device
-        epoch_done = trainer.batch_index >= trainer.batches_per_epoch
-        if log.steps == cfg.log_every or epoch_done or trainer.step_count >= max_steps or stop.requested:
-            trainer.last_losses = log.write_row(epoch_done)
-    log.close()
-    if epoch_done:
-        trainer.epoch += 1
-        print(log.summary_line(), flush=True)
 
 
 # --------------------------------------------------------------------------- the commands

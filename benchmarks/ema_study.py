@@ -88,7 +88,7 @@ def main(argv=None):
             with open(os.path.join(args.out, "results.jsonl"), "a") as f:
                 f.write(json.dumps(row) + "\n")
             if epoch == args.epochs:                            # the final generators, for dcgan.py evaluate/generate
-                state = trainer.state()
+                state = checkpoint.trainer_state(trainer)
                 state.update(checkpoint.prefixed("G", G.state_dict()))
                 checkpoint.save_checkpoint(os.path.join(args.out, f"epoch{epoch:03d}-{name.replace(' ', '_')}.npz"), state)
     return 0

@@ -6,8 +6,9 @@ A checkpoint is one flat .npz: "format" (a marker naming the program),
 It is written to a temp file in the same folder and renamed over the old
 one, so a crash or a full disk never leaves a half-written checkpoint.
 
-What older versions of the program wrote is made current here, and only
-here (``config_from_json``, ``load_resumable``): the classes that read a
+``trainer_state`` and ``load_trainer_state`` are what a Trainer puts in a
+checkpoint and takes back from one. What older versions of the program
+wrote is made current here, and only here (``config_from_json``, ``load_resumable``): the classes that read a
 config or an optimizer state (``Config``, ``nn.Adam``) read only the
 current form.
 """
@@ -101,6 +102,57 @@ def load_resumable(path):
         raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
                             "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
     return upgraded_optimizers(state, checkpoint_config(state, path))
+
+
+# -- a Trainer's state ----------------------------------------------------------------------------------
+
+def trainer_state(trainer):
+    """Everything needed to resume a Trainer exactly, as one flat dict of arrays: what checkpoint.npz holds."""
+    s = {"format": np.array(CHECKPOINT_FORMAT), "config": np.array(trainer.cfg.to_json()),
+         "step": np.array(trainer.step_count), "epoch": np.array(trainer.epoch),
+         "batch_index": np.array(trainer.batch_index),
+         "order": np.array(trainer.order if trainer.order is not None else [], dtype=np.int64),
+         "rng": np.array(json.dumps(backend.get_rng_state())),
+         "fixed_noise": trainer.fixed_noise}
+    s.update(prefixed("G", trainer.G.state_dict()))
+    s.update(prefixed("D", trainer.D.state_dict()))
+    if trainer.ema is not None:
+        s.update(prefixed("G_avg", trainer.G_avg.state_dict()))
+        s["ema_t"] = np.array(trainer.ema.t)
+    for name, opt in (("opt_G", trainer.opt_G), ("opt_D", trainer.opt_D)):
+        s.update(prefixed(name, {k: np.asarray(v) for k, v in opt.state_dict().items()}))
+    return s
+
+
+def load_trainer_state(trainer, state, path):
+    """Put a checkpoint's ``state`` (read from ``path``) into a fresh Trainer of its config: models, optimizers,
+    the average, the position in the data and the random state. Refuses, in one line, what does not fit."""
+    missing = [k for k in ("step", "epoch", "batch_index", "order", "rng", "fixed_noise") if k not in state]
+    if missing:
+        raise TrainingError(f"{path} lacks {', '.join(missing)}: not a complete training checkpoint of this program")
+    order = state["order"]
+    if order.size and (order.size != len(trainer.images) or order.max() >= len(trainer.images)):
+        raise TrainingError(f"{path} was trained on {order.size} images, the data has {len(trainer.images)}: "
+                            "resume with the same data (--data-dir), or start a new run")
+    for name, model in (("G", trainer.G), ("D", trainer.D)):
+        try:
+            model.load_state_dict(unprefixed(name, state))
+        except ValueError as e:
+            raise TrainingError(f"{path}: {name} does not match the model: {e}") from None
+    for name, opt in (("opt_G", trainer.opt_G), ("opt_D", trainer.opt_D)):
+        opt.load_state_dict(unprefixed(name, state))
+    if trainer.ema is not None:                                    # the checkpoint's config says it has one
+        if "ema_t" not in state:
+            raise TrainingError(f"{path} lacks the averaged generator its config names: "
+                                "not a complete training checkpoint of this program")
+        trainer.G_avg.load_state_dict(unprefixed("G_avg", state))
+        trainer.ema.t = int(state["ema_t"])
+    trainer.step_count = int(state["step"])
+    trainer.epoch = int(state["epoch"])
+    trainer.batch_index = int(state["batch_index"])
+    trainer.order = state["order"] if state["order"].size else None
+    trainer.fixed_noise = state["fixed_noise"]
+    backend.set_rng_state(json.loads(str(state["rng"])))
 
 
 # -- what older versions wrote, made current ------------------------------------------------------

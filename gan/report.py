@@ -7,6 +7,7 @@ metrics.csv row (with the quality score at an epoch's end, if
 --eval-every asks); the epoch ends with one summary line. ``closing_line``
 is the last line of a run: why it ended, where, and how to continue it.
 """
+import math
 import os
 import shlex
 import time
@@ -30,13 +31,19 @@ class EpochLog:
         self.sums, self.steps = None, 0                    # device-side sums since the last row
         self.epoch_sums, self.epoch_steps = 0.0, 0         # host-side, for the summary line
         self.note = ""                                     # the quality score, for the summary line
+        self.epoch_done = False                            # until the step of the epoch's last batch
         self.started = self.last_row = time.perf_counter()
 
     def add(self, stats):
-        """One step's statistics, added on the device: no host transfer."""
+        """One step's statistics, added on the device: no host transfer; every --log-every steps, at the
+        epoch's end and at --max-steps, the row of the steps since the last one."""
         self.sums = stats if self.sums is None else self.sums + stats
         self.steps += 1
         self.bar.update(1)
+        self.epoch_done = self.trainer.batch_index >= self.trainer.batches_per_epoch      # its last batch
+        cfg = self.trainer.cfg
+        if self.steps == cfg.log_every or self.epoch_done or self.trainer.step_count >= (cfg.max_steps or math.inf):
+            self.write_row(self.epoch_done)
 
     def write_row(self, epoch_done):
         """The mean since the last row, copied to the host once and checked, as a metrics.csv row; at the
@@ -56,7 +63,7 @@ class EpochLog:
         self.bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
         self.epoch_sums, self.epoch_steps = self.epoch_sums + mean * self.steps, self.epoch_steps + self.steps
         self.sums, self.steps, self.last_row = None, 0, now
-        return mean
+        self.trainer.last_losses = mean
 
     def check_finite(self, mean):
         """A NaN or infinite loss stops the run in one line, saying which checkpoint is kept."""
@@ -66,7 +73,14 @@ class EpochLog:
                                 f"{self.trainer.step_count}: training diverged; {self.run.kept()}")
 
     def close(self):
+        """The row of steps not yet written (a stop request ended the epoch early); a completed epoch
+        counts, and ends with its summary line."""
+        if self.steps:
+            self.write_row(self.epoch_done)
         self.bar.close()
+        if self.epoch_done:
+            self.trainer.epoch += 1
+            print(self.summary_line(), flush=True)
 
     def summary_line(self):
         """The epoch's mean statistics and speed (scoring time left out), after ``close``."""
