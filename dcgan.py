@@ -54,8 +54,8 @@ from gan.config import resumed
 from gan.errors import TrainingError
 from gan.fit import fit_to_data, load_training_data, planned_steps
 from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
-from gan.models import (build_models, first_weighted_layer, layer_library, model_table, sample, use_layers,
-                        with_labels)
+from gan.models import (build_models, first_weighted_layer, grid_noise, layer_library, model_table, sample,
+                        use_layers, with_labels)
 from gan.outputs import open_run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
@@ -98,8 +98,7 @@ class Trainer:
         # conditional: 8 per class, one row per class
         k = self.n_classes
         self.fixed_labels = np.repeat(np.arange(k), 8) if k else None
-        self.fixed_noise = np.random.default_rng(cfg.seed + 1).standard_normal(
-            (8 * k if k else 64, cfg.nz, 1, 1)).astype(np.float32)
+        self.fixed_noise = grid_noise(cfg, 8 * k if k else 64)
 
     @property
     def batches_per_epoch(self):

@@ -190,6 +190,12 @@ def dcgan_init(model, std=0.02):
     return model
 
 
+def grid_noise(cfg, n):
+    """The fixed noise the sample grids are drawn from: n latent vectors (n, nz, 1, 1) from the run's seed + 1,
+    apart from every draw training makes, so that each grid shows G at the same z."""
+    return np.random.default_rng(cfg.seed + 1).standard_normal((n, cfg.nz, 1, 1)).astype(np.float32)
+
+
 def with_labels(x, labels, n_classes):
     """Append one-hot label channels, constant over H and W: (N, C, H, W) -> (N, C + K, H, W).
 

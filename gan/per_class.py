@@ -16,7 +16,7 @@ from .checkpoint import PER_CLASS_CONFIG, checkpoint_config, class_folder, load_
 from .config import resumed
 from .errors import TrainingError
 from .fit import load_training_data
-from .models import sample
+from .models import grid_noise, sample
 from .pictures import image_grid, save_png
 from .runfolder import clear_outputs, refuse_to_replace, run_folder
 
@@ -54,8 +54,7 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                 if trainer.interrupted:
                     return
             _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
-            z = np.random.default_rng(cfg.seed + 1).standard_normal((8, cfg.nz, 1, 1)).astype(np.float32)
-            rows.append(sample(G, z))
+            rows.append(sample(G, grid_noise(cfg, 8)))                # the first row of the class's own grids
         save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
     print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
 
