@@ -14,11 +14,10 @@ N(0, 0.02); G = transposed convs + BatchNorm + ReLU, Tanh output; D = strided
 convs + BatchNorm (not on its input layer) + LeakyReLU(0.2); no pooling, no
 fully connected layers; data scaled to [-1, 1].
 
-One training step (the standard alternating updates)::
+One training step (the standard alternating updates, as PyTorch's example writes them)::
 
-    fake = G(z)
-    D step:  maximise log D(x) + log(1 - D(G(z)))    real batch, then fake batch, grads summed
-    G step:  maximise log D(G(z))                    the non-saturating loss, through the updated D
+    (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))    real batch, then fake batch, grads summed
+    (2) Update G network: maximize log(D(G(z)))                     the non-saturating loss, through the updated D
 
 D ends in a logit and the loss is BCEWithLogits: the same maths as PyTorch's
 Sigmoid + BCELoss, without the saturation. An exponential moving average of G's
