@@ -47,7 +47,8 @@ import os
 import numpy as np
 
 from gan import quality, sampling
-from gan.checkpoint import PER_CLASS_CONFIG, checkpoint_config, config_from_json, load_resumable, load_trainer_state
+from gan import run_layout
+from gan.checkpoint import checkpoint_config, config_from_json, load_resumable, load_trainer_state
 from gan.cli import pytorch_spellings, run_command, use_backend
 from gan.config import resumed
 from gan.errors import TrainingError
@@ -271,15 +272,15 @@ def train_main(args):
     out = resume_folder(args.resume) if args.resume else None
     refuse_flags_without_effect(args, out)
     resume_state = None
-    if out is not None and os.path.exists(os.path.join(out, PER_CLASS_CONFIG)):
-        with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
+    if out is not None and run_layout.is_per_class(out):
+        with open(run_layout.per_class_config(out)) as f:
             cfg = resumed(config_from_json(f.read()), out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
             return show_model(cfg)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
-        ckpt = os.path.join(out, "checkpoint.npz")
+        ckpt = run_layout.checkpoint(out)
         resume_state = load_resumable(ckpt)
         cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
         note_ignored_flags(cfg, args)

@@ -22,17 +22,12 @@ import numpy as np
 from nn import backend
 
 from .config import Config
+from . import run_layout
 from .errors import TrainingError, UserError
 from .files import current_umask, numpy_file_kind
 from .models import build_models
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
-PER_CLASS_CONFIG = "per_class.json"      # what marks a --per-class run folder
-
-
-def class_folder(root, k):
-    """Where class k's run lives inside a --per-class run folder."""
-    return os.path.join(root, f"class_{k:02d}")
 
 
 def checkpoint_file(path):
@@ -42,10 +37,10 @@ def checkpoint_file(path):
     """
     if not os.path.isdir(path):
         return path
-    if os.path.exists(os.path.join(path, PER_CLASS_CONFIG)):
+    if run_layout.is_per_class(path):
         raise UserError(f"{path} is a --per-class run (one generator per class): pass one class's run folder, "
-                        f"e.g. {class_folder(path, 0)}")
-    return os.path.join(path, "checkpoint.npz")
+                        f"e.g. {run_layout.class_folder(path, 0)}")
+    return run_layout.checkpoint(path)
 
 
 def save_checkpoint(path, state):

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import files
+from . import files, run_layout
 from .checkpoint import name_some, non_finite_entries, save_checkpoint, trainer_state
 from .errors import TrainingError
 from .pictures import image_grid, plot_losses, save_gif, save_png
@@ -54,10 +54,10 @@ class Run:
 
     def __init__(self, out, new=True, run_root=None):
         self.out, self.new, self.run_root = out, new, run_root
-        self.samples = os.path.join(out, "samples")
-        self.checkpoint = os.path.join(out, "checkpoint.npz")
-        self.metrics = os.path.join(out, "metrics.csv")
-        self.gif = os.path.join(out, "progress.gif")
+        self.samples = os.path.join(out, run_layout.SAMPLES)
+        self.checkpoint = run_layout.checkpoint(out)
+        self.metrics = os.path.join(out, run_layout.METRICS)
+        self.gif = os.path.join(out, run_layout.GIF)
         self.stop, self.grid = None, None
 
     @contextmanager
@@ -175,4 +175,4 @@ class Run:
     def plot_losses(self):
         with open(self.metrics, newline="") as f:
             rows = list(csv.DictReader(f))
-        plot_losses(rows, os.path.join(self.out, "losses.png"))
+        plot_losses(rows, os.path.join(self.out, run_layout.LOSSES))

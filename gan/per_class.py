@@ -12,7 +12,8 @@ import os
 import numpy as np
 
 from . import quality
-from .checkpoint import PER_CLASS_CONFIG, checkpoint_config, class_folder, load_checkpoint, load_models, load_resumable
+from . import run_layout
+from .checkpoint import checkpoint_config, load_checkpoint, load_models, load_resumable
 from .config import resumed
 from .errors import TrainingError
 from .fit import load_training_data
@@ -36,12 +37,12 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
         check_per_class_start(cfg, labels)
         if not resuming:
             clear_outputs(cfg.out)
-        with open(os.path.join(cfg.out, PER_CLASS_CONFIG), "w") as f:
+        with open(run_layout.per_class_config(cfg.out), "w") as f:
             f.write(cfg.to_json())
         rows = []
         for k in np.unique(labels):
-            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
-            ckpt = os.path.join(sub.out, "checkpoint.npz")
+            sub = dataclasses.replace(cfg, per_class=False, out=run_layout.class_folder(cfg.out, int(k)))
+            ckpt = run_layout.checkpoint(sub.out)
             state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
             print(f"--- class {k} ---")
             if state is not None and int(state["epoch"]) >= cfg.epochs:
@@ -55,8 +56,8 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                     return
             _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
             rows.append(sample(G, grid_noise(cfg, 8)))                # the first row of the class's own grids
-        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, "classes.png"))
-    print(f"wrote {os.path.join(cfg.out, 'classes.png')}: one row per class")
+        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, run_layout.CLASSES_GRID))
+    print(f"wrote {os.path.join(cfg.out, run_layout.CLASSES_GRID)}: one row per class")
 
 
 def check_per_class_start(cfg, labels):

@@ -21,7 +21,6 @@ import fcntl
 import glob
 import json
 import os
-import re
 import shlex
 import socket
 import tempfile
@@ -29,14 +28,11 @@ import time
 
 import numpy as np
 
-from .checkpoint import PER_CLASS_CONFIG
+from . import run_layout
 from .errors import TrainingError
 from .files import why
 
 LOCK_NAME = ".lock"
-OUTPUTS = ("checkpoint.npz", "metrics.csv", "progress.gif", "losses.png")   # what --overwrite replaces
-PER_CLASS_OUTPUTS = (PER_CLASS_CONFIG, "classes.png")                      # and of a --per-class run
-CLASS_FOLDER = re.compile(r"class_\d+")
 
 
 @contextlib.contextmanager
@@ -45,7 +41,7 @@ def run_folder(out, samples=True):
     process is the only run writing there. If the body (or this) fails, what this call created (the
     folder and its missing parents, samples/, .lock) is removed again where it is still empty.
     ``samples=False``: no samples/ (a --per-class run's root: its grids are in the class folders)."""
-    created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, "samples"))
+    created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, run_layout.SAMPLES))
                if not os.path.lexists(path)] + missing_folders(out)
     try:
         make_folder(out, samples)
@@ -84,7 +80,7 @@ def make_folder(out, samples=True):
     if os.path.exists(out) and not os.path.isdir(out):
         raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
-        os.makedirs(os.path.join(out, "samples") if samples else out, exist_ok=True)
+        os.makedirs(os.path.join(out, run_layout.SAMPLES) if samples else out, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=out)   # what a save creates
         os.close(fd)
         os.remove(probe)
@@ -94,8 +90,8 @@ def make_folder(out, samples=True):
 
 def describe_run(out):
     """"a run (mnist, step 468, epoch 1)" or "a --per-class run (mnist)" for a folder holding one; else None."""
-    checkpoint = os.path.join(out, "checkpoint.npz")
-    if os.path.isfile(os.path.join(out, PER_CLASS_CONFIG)):
+    checkpoint = run_layout.checkpoint(out)
+    if run_layout.is_per_class(out):
         return f"a --per-class run ({per_class_dataset(out)})"
     if os.path.isfile(checkpoint):
         try:
@@ -104,7 +100,7 @@ def describe_run(out):
                 return f"a run ({cfg.get('dataset')}, step {int(f['step'])}, epoch {int(f['epoch'])})"
         except Exception:
             return "a run (a checkpoint.npz that cannot be read)"
-    if os.path.isfile(os.path.join(out, "metrics.csv")):
+    if os.path.isfile(os.path.join(out, run_layout.METRICS)):
         return "a run (metrics.csv of a run that saved no checkpoint)"
     return None
 
@@ -112,10 +108,10 @@ def describe_run(out):
 def per_class_dataset(out):
     """The dataset a --per-class run folder's config names."""
     try:
-        with open(os.path.join(out, PER_CLASS_CONFIG)) as f:
+        with open(run_layout.per_class_config(out)) as f:
             return json.load(f).get("dataset")
     except (OSError, ValueError, AttributeError):
-        return f"a {PER_CLASS_CONFIG} that cannot be read"
+        return f"a {run_layout.PER_CLASS_CONFIG} that cannot be read"
 
 
 def refuse_to_replace(out, overwrite, resume_with):
@@ -129,28 +125,27 @@ def refuse_to_replace(out, overwrite, resume_with):
 def clear_outputs(out):
     """--overwrite, once the new run has started: remove the previous run's outputs (its sample grids too) and
     a previous --per-class run's (its config, classes.png, and each class folder's run), nothing else."""
-    for name in OUTPUTS + PER_CLASS_OUTPUTS:
+    for name in run_layout.OUTPUTS + run_layout.PER_CLASS_OUTPUTS:
         path = os.path.join(out, name)
         if os.path.isfile(path):
             os.remove(path)
-    for path in glob.glob(os.path.join(out, "samples", "epoch_*.png")):
+    for path in glob.glob(os.path.join(out, run_layout.SAMPLES, "epoch_*.png")):
         os.remove(path)
-    for name in os.listdir(out):
-        if CLASS_FOLDER.fullmatch(name) and os.path.isdir(os.path.join(out, name)):
-            clear_class_folder(os.path.join(out, name))
+    for folder in run_layout.class_folders(out).values():
+        clear_class_folder(folder)
 
 
 def clear_class_folder(folder):
     """One class's run of a --per-class run: its outputs, then its lock, samples/ and itself if now empty."""
     clear_outputs(folder)
-    remove_created([os.path.join(folder, LOCK_NAME), os.path.join(folder, "samples"), folder])
+    remove_created([os.path.join(folder, LOCK_NAME), os.path.join(folder, run_layout.SAMPLES), folder])
 
 
 def resume_folder(path):
     """The run folder ``--resume PATH`` continues: PATH itself, or the folder of PATH/checkpoint.npz."""
     if os.path.isdir(path):
         return path
-    if os.path.basename(path) == "checkpoint.npz":
+    if os.path.basename(path) == run_layout.CHECKPOINT:
         return os.path.dirname(path) or "."
     if os.path.exists(path):
         raise TrainingError(f"--resume {path}: give a run folder or its checkpoint.npz (to continue from this file, "

@@ -15,8 +15,8 @@ import sys
 
 import numpy as np
 
-from . import quality
-from .checkpoint import PER_CLASS_CONFIG, checkpoint_file, class_folder, load_checkpoint, load_models
+from . import quality, run_layout
+from .checkpoint import checkpoint_file, load_checkpoint, load_models
 from .cli import HelpFormatter, add_backend_flag, positive_int, seed_int, use_backend
 from .errors import UserError
 from .files import StagedFolder, output_file, output_folder, write_atomically, write_json
@@ -36,10 +36,10 @@ class SavedModel:
 
     def __init__(self, path, generator="average"):
         self.path, self.generator = path, generator
-        self.per_class = os.path.isdir(path) and os.path.exists(os.path.join(path, PER_CLASS_CONFIG))
+        self.per_class = run_layout.is_per_class(path)
         if self.per_class:
-            self.classes = sorted(int(d[6:]) for d in os.listdir(path)
-                                  if d.startswith("class_") and os.path.exists(os.path.join(path, d, "checkpoint.npz")))
+            self.classes = [k for k, folder in run_layout.class_folders(path).items()
+                            if os.path.exists(run_layout.checkpoint(folder))]
             if not self.classes:
                 raise UserError(f"{path}: a per-class run without any class checkpoint yet")
             self._generators = {}
@@ -53,7 +53,7 @@ class SavedModel:
     def _class_generator(self, k):
         """(config, G) of class k's run."""
         if k not in self._generators:
-            ckpt = os.path.join(class_folder(self.path, k), "checkpoint.npz")
+            ckpt = run_layout.checkpoint(run_layout.class_folder(self.path, k))
             self._generators[k] = load_models(load_checkpoint(ckpt), ckpt, self.generator)[:2]
         return self._generators[k]
 
@@ -262,7 +262,7 @@ def generate(args):
     model.check_class(args.class_index)
     if args.interpolate and model.per_class:
         raise UserError("--interpolate needs one generator: pass a class's checkpoint "
-                        f"({class_folder(args.checkpoint, 0)}/checkpoint.npz)")
+                        f"({run_layout.checkpoint(run_layout.class_folder(args.checkpoint, 0))})")
     model.check_fits(args.n)
     earlier = prepare_out(args, model)
     rng = np.random.default_rng(args.seed)
