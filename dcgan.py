@@ -42,18 +42,16 @@ if __name__ == "__main__":             # Ctrl-C (and for training SIGTERM) durin
     quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"]))
 
 import dataclasses  # noqa: E402 (after the handlers above, on purpose)
-import os
 
 import numpy as np
 
-from gan import quality, sampling
-from gan import run_layout
+from gan import quality, run_layout, sampling
 from gan.checkpoint import checkpoint_config, config_from_json, load_resumable, load_trainer_state
-from gan.cli import pytorch_spellings, run_command, use_backend
+from gan.cli import (config_from_flags, evaluate_parser, generate_parser, ignored_on_resume, pytorch_spellings,
+                     refuse_flags_without_effect, run_command, train_parser, use_backend)
 from gan.config import resumed
+from gan.data import fit_to_data, load_training_data, planned_steps
 from gan.errors import TrainingError
-from gan.fit import fit_to_data, load_training_data, planned_steps
-from gan.flags import config_from_flags, ignored_on_resume, refuse_flags_without_effect, train_parser
 from gan.models import (build_models, first_weighted_layer, grid_noise, layer_library, model_table, sample,
                         use_layers, with_labels)
 from gan.outputs import open_run
@@ -265,7 +263,7 @@ def show_model(cfg):
 
 
 def train_main(args):
-    """The train command: a new run from the flags (gan/flags.py), or --resume OUT (a run folder, its
+    """The train command: a new run from the flags (gan/cli.py), or --resume OUT (a run folder, its
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
     use_backend(args.backend)
     use_layers(args.layers)
@@ -305,9 +303,9 @@ def train_main(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["generate"]:
-        return run_command(sampling.generate, sampling.generate_parser().parse_args(argv[1:]))
+        return run_command(sampling.generate, generate_parser().parse_args(argv[1:]))
     if argv[:1] == ["evaluate"]:
-        return run_command(sampling.evaluate, sampling.evaluate_parser().parse_args(argv[1:]))
+        return run_command(sampling.evaluate, evaluate_parser().parse_args(argv[1:]))
     argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
     args = train_parser().parse_args(argv)
     args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed

@@ -2,7 +2,7 @@
 import numpy as np
 
 import dcgan
-from gan import flags
+from gan import cli
 from gan.config import Config
 
 CASES = [(32, 1, 64), (32, 1, 128), (64, 3, 64), (64, 3, 128)]     # (image size, channels, batch)
@@ -19,6 +19,6 @@ def parse_case(text):
 def make_trainer(size, nc, batch, ema=False, layers=None):
     """A Trainer of this case on random images; ``layers``: nn or nn.fast (default: dcgan.py's choice)."""
     cfg = Config(nc=nc, image_size=size, batch_size=batch,         # otherwise dcgan.py's defaults
-                 ema=flags.EMA_DECAY if ema else None)
+                 ema=cli.EMA_DECAY if ema else None)
     images = np.random.default_rng(0).integers(0, 256, (batch * 4, nc, size, size), dtype=np.uint8)
     return dcgan.Trainer(cfg, images, layers=layers)

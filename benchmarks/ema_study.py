@@ -25,7 +25,7 @@ import datasets
 import nn
 from gan import checkpoint, cli, models, quality
 from gan.config import Config
-from gan.fit import fit_to_data
+from gan.data import fit_to_data
 from nn import backend
 
 

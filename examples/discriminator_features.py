@@ -39,7 +39,7 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import checkpoint, cli, files, pictures
+from gan import checkpoint, cli, pictures, writing
 from gan.errors import UserError
 from nn import backend
 
@@ -219,7 +219,7 @@ def run(args):
     ckpt = checkpoint.checkpoint_file(args.checkpoint)
     cfg, _, D = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
     if args.json:
-        files.output_file(args.json, "--json")                  # before the work, not after it
+        writing.output_file(args.json, "--json")                  # before the work, not after it
     dataset = args.dataset or cfg.dataset
     if dataset not in ("mnist", "fashion-mnist", "cifar10"):
         raise UserError(f"the checkpoint was trained on {dataset}, which has no labels: "
@@ -258,7 +258,7 @@ def run(args):
                  "d_features": int(feats_test.shape[1]), "raw_pixels": int(pixels_test.shape[1]),
                  "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "weight_decay": args.weight_decay, "seed": args.seed, "rows": rows}
-        files.write_atomically(args.json, lambda tmp: files.write_json(tmp, table))
+        writing.write_atomically(args.json, lambda tmp: writing.write_json(tmp, table))
         print(f"wrote {args.json}")
 
 

@@ -45,7 +45,7 @@ import numpy as np
 if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
     sys.exit("error: run the examples from the repository root as modules: python -m examples.latent_space ...")
 
-from gan import checkpoint, cli, files, models, pictures, quality
+from gan import checkpoint, cli, models, pictures, quality, writing
 from gan.errors import UserError
 
 
@@ -203,7 +203,7 @@ def run(args):
     ckpt = checkpoint.checkpoint_file(args.checkpoint)
     cfg, G, _ = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
     rng = np.random.default_rng(args.seed)
-    files.output_folder(args.out)
+    writing.output_folder(args.out)
 
     path = os.path.join(args.out, "latent_grid.png")
     save_grid(latent_grid(G, cfg.nz, rng), GRID, path)
@@ -218,7 +218,7 @@ def run(args):
 
 
 def save_grid(images, nrow, path):
-    files.write_atomically(path, lambda tmp: pictures.save_png(pictures.image_grid(images, nrow=nrow), tmp))
+    writing.write_atomically(path, lambda tmp: pictures.save_png(pictures.image_grid(images, nrow=nrow), tmp))
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import cli, files, pictures, quality
+from gan import cli, pictures, quality, writing
 from gan.errors import UserError
 from nn import backend
 
@@ -51,7 +51,7 @@ def parser():
 
 
 def run(args):
-    files.output_file(args.out)                  # a bad --out is one line now, not after the training
+    writing.output_file(args.out)                  # a bad --out is one line now, not after the training
     if os.path.exists(args.out) and not args.overwrite:
         raise UserError(f"--out {args.out} already holds a file: choose another --out, or pass --overwrite "
                         "to replace it once the new classifier is trained")
@@ -105,7 +105,7 @@ def save(path, model, meta):
     try:
         quality.save_classifier(path, model, meta)
     except OSError as e:
-        raise UserError(f"could not write {path} ({files.why(e)}); nothing was written there, and the classifier "
+        raise UserError(f"could not write {path} ({writing.why(e)}); nothing was written there, and the classifier "
                         f"just trained (test accuracy {meta['test_accuracy']:.4f}) is lost: free some space, "
                         "run again") from None
 

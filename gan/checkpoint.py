@@ -21,11 +21,11 @@ import numpy as np
 
 from nn import backend
 
-from .config import Config
 from . import run_layout
+from .config import Config
 from .errors import TrainingError, UserError
-from .files import current_umask, numpy_file_kind
 from .models import build_models
+from .writing import current_umask, numpy_file_kind
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
 

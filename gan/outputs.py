@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import files, run_layout
+from . import run_layout, writing
 from .checkpoint import name_some, non_finite_entries, save_checkpoint, trainer_state
 from .errors import TrainingError
 from .pictures import image_grid, plot_losses, save_gif, save_png
@@ -107,7 +107,7 @@ class Run:
                 w = csv.DictWriter(f, METRIC_FIELDS)
                 w.writeheader()
                 w.writerows(rows)
-        files.write_atomically(self.metrics, write)
+        writing.write_atomically(self.metrics, write)
 
     def log(self, row):
         with open(self.metrics, "a", newline="") as f:
@@ -161,7 +161,7 @@ class Run:
         try:
             save_checkpoint(self.checkpoint, state)
         except OSError as e:
-            raise TrainingError(f"could not write {self.checkpoint} ({files.why(e)}); the previous checkpoint, "
+            raise TrainingError(f"could not write {self.checkpoint} ({writing.why(e)}); the previous checkpoint, "
                                 "if any, is kept as it was") from None
 
     def kept(self):

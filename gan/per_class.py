@@ -16,7 +16,7 @@ from . import run_layout
 from .checkpoint import checkpoint_config, load_checkpoint, load_models, load_resumable
 from .config import resumed
 from .errors import TrainingError
-from .fit import load_training_data
+from .data import load_training_data
 from .models import grid_noise, sample
 from .pictures import image_grid, save_png
 from .runfolder import clear_outputs, refuse_to_replace, run_folder

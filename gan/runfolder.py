@@ -30,7 +30,7 @@ import numpy as np
 
 from . import run_layout
 from .errors import TrainingError
-from .files import why
+from .writing import why
 
 LOCK_NAME = ".lock"
 

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from .errors import UserError
-from .files import numpy_file_kind
+from .writing import numpy_file_kind
 
 GENERATED = "generated.json"
 TOLERANCE = 1e-3                   # float samples may overshoot [-1, 1] by rounding, not more

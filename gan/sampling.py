@@ -8,7 +8,6 @@ never over the output of an earlier generate unless ``--overwrite``;
 ``evaluate`` scores samples (generated, a .npy or a PNG folder, see
 ``samples.py``) with a classifier (``quality.py``).
 """
-import argparse
 import os
 import shutil
 import sys
@@ -17,13 +16,13 @@ import numpy as np
 
 from . import quality, run_layout
 from .checkpoint import checkpoint_file, load_checkpoint, load_models
-from .cli import HelpFormatter, add_backend_flag, positive_int, seed_int, use_backend
+from .cli import use_backend, with_evaluate_defaults
 from .errors import UserError
-from .files import StagedFolder, output_file, output_folder, write_atomically, write_json
 from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
 from .samples import GENERATED, check_samples, generated_dataset, load_samples
+from .writing import StagedFolder, output_file, output_folder, write_atomically, write_json
 
 GENERATE_OUTPUTS = ("samples.npy", "labels.npy", "grid.png", "classes.png", "interpolation.gif", GENERATED)
 
@@ -100,51 +99,6 @@ def check_finite(images, source):
                         "checkpoint saved before that. Nothing was written")
 
 
-EVALUATE_DEFAULTS = {"n": 10000, "seed": 0, "bn_stats": "batch", "generator": "average"}   # --checkpoint only
-
-
-def evaluate_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py evaluate", formatter_class=HelpFormatter,
-        description="Score generated images with a classifier trained by examples/train_classifier.py: "
-                    "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
-                    "floor), class coverage and mean confidence.")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="sample --n images from this checkpoint (or run folder; a "
-                                             "--per-class run folder: an equal share from every class)")
-    source.add_argument("--samples", help="score these instead: a samples.npy (N, C, H, W) in [-1, 1] "
-                                          "(or uint8 pixels) or a folder of PNG images")
-    p.add_argument("--classifier", required=True, help="classifier .npz")
-    p.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist"],
-                   help="the real images (default: the checkpoint's, else the classifier's dataset)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the dataset's files (default: the checkpoint's, else the classifier's)")
-    # None: not given (--samples names the ones it ignores); EVALUATE_DEFAULTS fills them in
-    p.add_argument("--n", type=positive_int, default=None, help="samples to generate from --checkpoint (default 10000)")
-    p.add_argument("--seed", type=seed_int, default=None, help="seed for z (default 0)")
-    p.add_argument("--bn-stats", default=None, choices=["batch", "running"], help="as in generate (default batch)")
-    add_generator_flag(p, default=None)
-    add_backend_flag(p)
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
-    return p
-
-
-def add_generator_flag(parser, default="average"):
-    parser.add_argument("--generator", default=default, choices=["average", "raw"],
-                        help="average: the averaged generator of a run trained with --ema (G itself if there is "
-                             "none); raw: G's own weights" + (" (default average)" if default is None else ""))
-
-
-def with_evaluate_defaults(args):
-    """``args`` with the sampling flags that were not given set to their defaults; notes those --samples ignores."""
-    given = {k: getattr(args, k) for k in EVALUATE_DEFAULTS if getattr(args, k) is not None}
-    if args.samples and given:
-        flags = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
-        print(f"note: --samples scores the samples given, all of them; ignoring {flags} (they apply to --checkpoint)",
-              file=sys.stderr)
-    return argparse.Namespace(**{**vars(args), **EVALUATE_DEFAULTS, **given})
-
-
 def evaluate(args):
     use_backend(args.backend)
     args = with_evaluate_defaults(args)
@@ -186,33 +140,6 @@ def real_dataset(args, cfg, cls_meta):
 
 def data_dir(args, cfg, cls_meta):
     return args.data_dir or (cfg.data_dir if cfg else None) or cls_meta.get("data_dir")
-
-
-def generate_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py generate", formatter_class=HelpFormatter,
-        description="Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
-                    "float32 in [-1, 1], grid.png and generated.json (what drew them); optionally a "
-                    "latent-space interpolation GIF.")
-    p.add_argument("--checkpoint", required=True,
-                   help="a checkpoint.npz written by training, or a run folder (a --per-class run's folder too)")
-    p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
-                   help="only class K (conditional and per-class models); without it they also write "
-                        "classes.png, one row per class")
-    p.add_argument("--n", type=positive_int, default=64, help="number of images")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the output of an earlier generate in --out (its numbered PNGs, samples.npy, ...); "
-                        "without it such a folder is refused")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed for z: same seed = same images")
-    add_backend_flag(p)
-    add_generator_flag(p)
-    p.add_argument("--bn-stats", default="batch", choices=["batch", "running"],
-                   help="BatchNorm statistics: batch (each batch's own, as in training) or running (the averages)")
-    p.add_argument("--interpolate", type=positive_int, default=None, metavar="K",
-                   help="also write interpolation.gif: 16 walks through latent space, K frames each, "
-                        "by spherical interpolation between random z")
-    return p
 
 
 def earlier_output(out):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import dcgan
-from gan import flags
+from gan import cli
 
 from tests.conftest import train_tiny as train
 
@@ -62,6 +62,6 @@ def test_the_average_is_the_default_for_new_runs_and_not_for_old_ones(folder, tm
     from gan.config import Config
     assert train(folder, tmp_path / "run", "--max-steps", "2") == 0
     with np.load(tmp_path / "run/checkpoint.npz") as f:
-        assert Config.from_json(str(f["config"])).ema == flags.EMA_DECAY and "ema_t" in f.files
+        assert Config.from_json(str(f["config"])).ema == cli.EMA_DECAY and "ema_t" in f.files
     from gan.checkpoint import config_from_json
     assert config_from_json('{"dataset": "mnist"}').ema is None            # an older run: no averaged generator

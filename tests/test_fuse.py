@@ -6,7 +6,6 @@ import types
 import numpy as np
 import pytest
 
-import nn
 from nn import backend
 from nn import fast
 from nn.fast.fuse import fused

@@ -399,7 +399,7 @@ def test_the_next_generate_removes_what_a_killed_generate_left_behind(tmp_path, 
     """A generate killed mid-write (SIGKILL: no clean-up runs) leaves its hidden staging folder; the next
     generate into that folder removes it with a note, and never one of a process still running."""
     import subprocess
-    from gan.files import StagedFolder
+    from gan.writing import StagedFolder
     dead = subprocess.Popen(["true"])
     dead.wait()
     left = tmp_path / f".staging-{dead.pid}-abc123"

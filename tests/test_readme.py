@@ -53,15 +53,15 @@ def test_python_block_runs_as_printed(doc, code):
 
 def parser_of(argv):
     """The argparse parser the command ``argv`` (after ``python``) runs, and its arguments."""
-    from gan import flags, sampling
+    from gan import cli
     if argv[0] == "dcgan.py":
         rest = argv[1:]
         if rest[:1] == ["generate"]:
-            return sampling.generate_parser(), rest[1:]
+            return cli.generate_parser(), rest[1:]
         if rest[:1] == ["evaluate"]:
-            return sampling.evaluate_parser(), rest[1:]
+            return cli.evaluate_parser(), rest[1:]
         from gan.cli import pytorch_spellings
-        return flags.train_parser(), pytorch_spellings(rest[1:] if rest[:1] == ["train"] else rest)
+        return cli.train_parser(), pytorch_spellings(rest[1:] if rest[:1] == ["train"] else rest)
     return importlib.import_module(argv[1]).parser(), argv[2:]
 
 

@@ -1,4 +1,5 @@
-"""Files in and out: what a NumPy file really is, output paths checked before long work, atomic writes.
+"""Writing outputs safely, and reading back what a file really is: atomic writes, output paths checked before
+long work, staged folders, and a NumPy file's kind.
 
 * ``numpy_file_kind(path)`` reads a file's first bytes: "npz" (a zip
   archive, what ``np.savez`` writes), "npy" (one array) or None (anything
