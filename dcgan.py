@@ -32,7 +32,7 @@ the Trainer and its step, then the training loop, then the commands. The
 parts around it are in gan/, one idea per file: the models, the run folder
 and what is written in it, checkpoints, what a run reports as it trains,
 Ctrl-C and SIGTERM, the data meeting the config, per-class runs, quality,
-sampling, the command line and its flags.
+generate and evaluate, the command line and its flags.
 """
 import sys
 
@@ -45,7 +45,7 @@ import dataclasses  # noqa: E402 (after the handlers above, on purpose)
 
 import numpy as np
 
-from gan import quality, run_layout, sampling
+from gan import evaluate, generate, quality, run_layout
 from gan.checkpoint import checkpoint_config, config_from_json, load_resumable, load_trainer_state
 from gan.cli import (config_from_flags, evaluate_parser, generate_parser, ignored_on_resume, pytorch_spellings,
                      refuse_flags_without_effect, run_command, train_parser, use_backend)
@@ -303,9 +303,9 @@ def train_main(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["generate"]:
-        return run_command(sampling.generate, generate_parser().parse_args(argv[1:]))
+        return run_command(generate.generate, generate_parser().parse_args(argv[1:]))
     if argv[:1] == ["evaluate"]:
-        return run_command(sampling.evaluate, evaluate_parser().parse_args(argv[1:]))
+        return run_command(evaluate.evaluate, evaluate_parser().parse_args(argv[1:]))
     argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
     args = train_parser().parse_args(argv)
     args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed

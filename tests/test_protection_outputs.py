@@ -165,8 +165,8 @@ def test_generate_into_a_folder_it_cannot_write_is_one_line(run, tmp_path, capsy
 
 
 def test_generate_on_a_full_disk_is_one_line_and_leaves_no_partial_file(run, tmp_path, monkeypatch, capsys):
-    from gan import sampling
-    monkeypatch.setattr(sampling.np, "save", no_space)
+    from gan import generate as generate_module
+    monkeypatch.setattr(generate_module.np, "save", no_space)
     out = tmp_path / "gen"
     assert generate(run, out, "--n", "3") == 1
     one_line_error(capsys, "No space left on device", "samples.npy")
