@@ -54,11 +54,10 @@ from gan.data import fit_to_data, load_training_data, planned_steps
 from gan.errors import TrainingError
 from gan.models import (build_models, first_weighted_layer, grid_noise, layer_library, model_table, sample,
                         use_layers, with_labels)
-from gan.outputs import open_run
 from gan.per_class import train_per_class
 from gan.pictures import to_model_range
 from gan.report import EpochLog
-from gan.runfolder import resume_folder
+from gan.run_folder import open_run, resume_folder
 from nn import backend, frozen
 
 

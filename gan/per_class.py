@@ -19,7 +19,7 @@ from .errors import TrainingError
 from .data import load_training_data
 from .models import grid_noise, sample
 from .pictures import image_grid, save_png
-from .runfolder import clear_outputs, refuse_to_replace, run_folder
+from .run_folder import clear_outputs, refuse_to_replace, run_folder
 
 
 def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):

@@ -12,7 +12,7 @@ from PIL import Image
 import dcgan
 from gan import checkpoint, errors, models
 from gan.config import Config
-from gan.outputs import METRIC_FIELDS
+from gan.run_folder import METRIC_FIELDS
 import nn
 from nn import backend
 

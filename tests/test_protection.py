@@ -13,7 +13,7 @@ from PIL import Image
 
 import dcgan
 from gan import checkpoint as checkpoint_module
-from gan.runfolder import RunLock
+from gan.run_folder import RunLock
 
 from tests.conftest import TINY_FLAGS as TINY, train_tiny as train
 

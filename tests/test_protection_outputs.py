@@ -376,7 +376,7 @@ def test_metrics_csv_is_rewritten_atomically_on_resume(tmp_path, monkeypatch):
     import csv as csv_module
     import errno
     from gan.errors import UserError
-    from gan.outputs import METRIC_FIELDS, Run
+    from gan.run_folder import METRIC_FIELDS, Run
     run = Run(str(tmp_path))
     with open(run.metrics, "w", newline="") as f:
         w = csv_module.DictWriter(f, METRIC_FIELDS)

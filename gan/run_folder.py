@@ -1,0 +1,357 @@
+"""The run folder: who may write there, what it already holds, and what a run writes in it.
+
+What a run writes (the file names are gan/run_layout.py's): ``Run(out)`` names
+each file and writes it. The checkpoint is written first and atomically; the
+pictures after it are each only a warning if they fail (they can be drawn
+again from the checkpoint). ``open_run`` is a run's life around the training
+loop: the folder locked and checked before anything is loaded; then, once
+training starts (``Run.training``), stop signals heard, what an older run
+left replaced, the opening lines, the closing line; ``goes_on``, ``steps_on``
+and ``save`` are what the loop asks and does.
+
+The guards: one run per folder at a time, no run replaced unasked, no temp files left behind.
+
+* ``run_folder(out)`` creates the run folder, checks that a checkpoint can
+  be saved there, and holds its lock; if the run fails to start, what it
+  created is removed again (never what was there before).
+* ``describe_run(out)`` says what a folder already holds (a run: dataset,
+  step, epoch; or a --per-class run) so a new run can refuse to replace it
+  without ``--overwrite`` (``refuse_to_replace``); ``clear_outputs(out)``
+  removes it once the new run has started.
+* ``RunLock(out)`` holds an exclusive ``flock`` on OUT/.lock for the life
+  of a run. The kernel drops the lock when the process ends, however it
+  ends (even ``kill -9``), so a stale lock cannot block the next run; the
+  file only says who held it last (pid, host, start time).
+* ``remove_orphans(out)`` deletes ``.checkpoint-*.npz`` temp files a killed
+  run left mid-save (safe under the lock: no other run is writing there).
+* ``resume_folder(path)``: the run folder ``--resume`` names, given the
+  folder or its checkpoint.npz.
+"""
+import csv
+import fcntl
+import glob
+import json
+import math
+import os
+import shlex
+import socket
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import run_layout, writing
+from .checkpoint import name_some, non_finite_entries, save_checkpoint, trainer_state
+from .errors import TrainingError
+from .pictures import image_grid, plot_losses, save_gif, save_png
+from .report import closing_line, opening_lines
+from .signals import StopRequest
+from .writing import why
+
+METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+@contextmanager
+def open_run(out, new, overwrite=False, run_root=None):
+    """The run folder ``out``, locked for this process (one writer at a time), as a ``Run``. A ``new`` run
+    refuses a folder that holds a run unless ``overwrite`` (``run_root``: the --per-class run it belongs
+    to); what an interrupted checkpoint save left is removed, with a note."""
+    with run_folder(out):
+        if new:
+            refuse_to_replace(out, overwrite, run_root or out)
+        if remove_orphans(out):
+            print(f"note: removed the temp file(s) of an interrupted checkpoint save in {out}", file=sys.stderr)
+        yield Run(out, new, run_root)
+
+
+class Run:
+    """The run folder: metrics.csv, sample grids, progress.gif, losses.png, checkpoint.npz."""
+
+    def __init__(self, out, new=True, run_root=None):
+        self.out, self.new, self.run_root = out, new, run_root
+        self.samples = os.path.join(out, run_layout.SAMPLES)
+        self.checkpoint = run_layout.checkpoint(out)
+        self.metrics = os.path.join(out, run_layout.METRICS)
+        self.gif = os.path.join(out, run_layout.GIF)
+        self.stop, self.grid = None, None
+
+    @contextmanager
+    def training(self, trainer):
+        """From the first step to the closing line: SIGTERM and Ctrl-C ask the loop to stop and save; a new
+        run replaces what the folder held (--overwrite) here, once it is known to start; the opening
+        lines, the step-0 grid, metrics.csv (rewritten up to a resumed step); the closing line."""
+        with StopRequest() as self.stop:
+            if self.new:
+                clear_outputs(self.out)
+            self.start_metrics(trainer.step_count)
+            print(opening_lines(trainer, self.new))
+            if trainer.step_count == 0:
+                self.save_grid(trainer)
+            started, first_step = time.perf_counter(), trainer.step_count
+            yield self
+            trainer.interrupted = self.stop.requested
+        print(closing_line(trainer, self, self.stop.requested, time.perf_counter() - started,
+                           trainer.step_count - first_step, self.grid, self.run_root), flush=True)
+
+    def goes_on(self, trainer):
+        """Another epoch: epochs left, --max-steps not reached, no stop asked for (a stop before the first
+        step still goes once round, to save a new run's step-0 checkpoint, so that it can be resumed)."""
+        cfg = trainer.cfg
+        return (trainer.epoch < cfg.epochs and trainer.step_count < (cfg.max_steps or math.inf)
+                and not (self.stop.requested and os.path.exists(self.checkpoint)))
+
+    def steps_on(self, trainer):
+        """Another step: --max-steps not reached and no stop asked for."""
+        return trainer.step_count < (trainer.cfg.max_steps or math.inf) and not self.stop.requested
+
+    def save(self, trainer):
+        """The checkpoint first, then what can be drawn again from it (the grid, the GIF, the loss plot)."""
+        self.save_checkpoint(trainer)
+        self.grid = self.side_outputs(trainer)
+
+    def start_metrics(self, keep_up_to_step):
+        """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint), rewritten
+        atomically: a failure while rewriting leaves the old metrics.csv as it was."""
+        rows = []
+        if keep_up_to_step > 0 and os.path.exists(self.metrics):
+            with open(self.metrics, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_up_to_step]
+
+        def write(path):
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, METRIC_FIELDS)
+                w.writeheader()
+                w.writerows(rows)
+        writing.write_atomically(self.metrics, write)
+
+    def log(self, row):
+        with open(self.metrics, "a", newline="") as f:
+            csv.DictWriter(f, METRIC_FIELDS).writerow(row)
+
+    def save_grid(self, trainer):
+        """The fixed-noise grid of where training is: samples/epoch_NNN.png at an epoch's end,
+        epoch_NNN_step_SSSSSSS.png when it stopped inside epoch NNN + 1 (sorted between the two)."""
+        name = f"epoch_{trainer.epoch:03d}" + (f"_step_{trainer.step_count:07d}" if trainer.steps_into_epoch
+                                               and trainer.step_count else "")
+        path = os.path.join(self.samples, name + ".png")
+        save_png(image_grid(trainer.grid_images()), path)
+        return path
+
+    def save_gif(self):
+        """progress.gif from every grid so far; a grid that cannot be read is left out, with a warning."""
+        from PIL import Image
+        frames, unreadable = [], []
+        for path in sorted(glob.glob(os.path.join(self.samples, "epoch_*.png"))):
+            try:
+                with Image.open(path) as image:
+                    frames.append(np.array(image))
+            except Exception:
+                unreadable.append(os.path.basename(path))
+        if unreadable:
+            warn(f"progress.gif leaves out {len(unreadable)} unreadable grid(s): {', '.join(unreadable[:3])}")
+        frames = [f[:, :, None] if f.ndim == 2 else f for f in frames if f.shape == frames[-1].shape]
+        save_gif(frames, self.gif)
+        return self.gif
+
+    def side_outputs(self, trainer):
+        """The grid, the GIF and the loss plot: each a warning if it fails, never a stop (the checkpoint is saved)."""
+        grid = None
+        for what, write in (("the sample grid", lambda: self.save_grid(trainer)), ("progress.gif", self.save_gif),
+                            ("losses.png", self.plot_losses)):
+            try:
+                result = write()
+                grid = result if what == "the sample grid" else grid
+            except Exception as e:
+                warn(f"could not write {what} in {self.out} ({type(e).__name__}: {e}); training goes on")
+        return grid
+
+    def save_checkpoint(self, trainer):
+        """Atomically; a full disk or a write error is one line, and the previous checkpoint is kept.
+        A model with NaN or infinite weights or statistics is never saved: the run stops, as on a NaN loss."""
+        state = trainer_state(trainer)
+        diverged = non_finite_entries(state)
+        if diverged:
+            raise TrainingError(f"{name_some(diverged)} became NaN or infinite at step {trainer.step_count}: "
+                                f"training diverged; {self.kept()}")
+        try:
+            save_checkpoint(self.checkpoint, state)
+        except OSError as e:
+            raise TrainingError(f"could not write {self.checkpoint} ({writing.why(e)}); the previous checkpoint, "
+                                "if any, is kept as it was") from None
+
+    def kept(self):
+        """What a run that stops on divergence leaves: the checkpoint on disk and where it is, or none."""
+        if not os.path.exists(self.checkpoint):
+            return "no checkpoint was written"
+        with np.load(self.checkpoint) as f:
+            step, epoch = int(f["step"]), int(f["epoch"])
+        return f"the last good checkpoint {self.checkpoint} (step {step}, epoch {epoch}) is kept"
+
+    def plot_losses(self):
+        with open(self.metrics, newline="") as f:
+            rows = list(csv.DictReader(f))
+        plot_losses(rows, os.path.join(self.out, run_layout.LOSSES))
+
+
+# ---------------------------------------------------------------------------------------------- the guards
+
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def run_folder(out, samples=True):
+    """``with run_folder(out): ...``: the run folder exists, a checkpoint can be saved in it, and this
+    process is the only run writing there. If the body (or this) fails, what this call created (the
+    folder and its missing parents, samples/, .lock) is removed again where it is still empty.
+    ``samples=False``: no samples/ (a --per-class run's root: its grids are in the class folders)."""
+    created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, run_layout.SAMPLES))
+               if not os.path.lexists(path)] + missing_folders(out)
+    try:
+        make_folder(out, samples)
+        with RunLock(out):
+            yield
+    except BaseException:
+        remove_created(created)
+        raise
+
+
+def missing_folders(path):
+    """The folders of ``path`` that do not exist yet, the deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def remove_created(paths):
+    """Remove what a failed start created, in order; a folder that is not empty stays."""
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                os.rmdir(path)
+            elif os.path.isfile(path):
+                os.remove(path)
+        except OSError:
+            pass
+
+
+def make_folder(out, samples=True):
+    """Create the run folder (and samples/) and check that a checkpoint can be saved in it, or say in one
+    line why not (before any training: a read-only folder would otherwise fail only at the first save)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
+    try:
+        os.makedirs(os.path.join(out, run_layout.SAMPLES) if samples else out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=out)   # what a save creates
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
+
+
+def describe_run(out):
+    """"a run (mnist, step 468, epoch 1)" or "a --per-class run (mnist)" for a folder holding one; else None."""
+    checkpoint = run_layout.checkpoint(out)
+    if run_layout.is_per_class(out):
+        return f"a --per-class run ({per_class_dataset(out)})"
+    if os.path.isfile(checkpoint):
+        try:
+            with np.load(checkpoint, allow_pickle=False) as f:
+                cfg = json.loads(str(f["config"]))
+                return f"a run ({cfg.get('dataset')}, step {int(f['step'])}, epoch {int(f['epoch'])})"
+        except Exception:
+            return "a run (a checkpoint.npz that cannot be read)"
+    if os.path.isfile(os.path.join(out, run_layout.METRICS)):
+        return "a run (metrics.csv of a run that saved no checkpoint)"
+    return None
+
+
+def per_class_dataset(out):
+    """The dataset a --per-class run folder's config names."""
+    try:
+        with open(run_layout.per_class_config(out)) as f:
+            return json.load(f).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return f"a {run_layout.PER_CLASS_CONFIG} that cannot be read"
+
+
+def refuse_to_replace(out, overwrite, resume_with):
+    """A new run stops here, in one line, if ``out`` holds a run and --overwrite was not given."""
+    existing = describe_run(out)
+    if existing and not overwrite:
+        raise TrainingError(f"{out} already holds {existing}: continue it with --resume {shlex.quote(resume_with)}, "
+                            "choose another --out, or pass --overwrite to replace it")
+
+
+def clear_outputs(out):
+    """--overwrite, once the new run has started: remove the previous run's outputs (its sample grids too) and
+    a previous --per-class run's (its config, classes.png, and each class folder's run), nothing else."""
+    for name in run_layout.OUTPUTS + run_layout.PER_CLASS_OUTPUTS:
+        path = os.path.join(out, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    for path in glob.glob(os.path.join(out, run_layout.SAMPLES, "epoch_*.png")):
+        os.remove(path)
+    for folder in run_layout.class_folders(out).values():
+        clear_class_folder(folder)
+
+
+def clear_class_folder(folder):
+    """One class's run of a --per-class run: its outputs, then its lock, samples/ and itself if now empty."""
+    clear_outputs(folder)
+    remove_created([os.path.join(folder, LOCK_NAME), os.path.join(folder, run_layout.SAMPLES), folder])
+
+
+def resume_folder(path):
+    """The run folder ``--resume PATH`` continues: PATH itself, or the folder of PATH/checkpoint.npz."""
+    if os.path.isdir(path):
+        return path
+    if os.path.basename(path) == run_layout.CHECKPOINT:
+        return os.path.dirname(path) or "."
+    if os.path.exists(path):
+        raise TrainingError(f"--resume {path}: give a run folder or its checkpoint.npz (to continue from this file, "
+                            "copy it into a folder as checkpoint.npz and --resume that folder)")
+    raise TrainingError(f"--resume {path} does not exist: give a run folder or its checkpoint.npz")
+
+
+def remove_orphans(out):
+    """Delete temp files of an interrupted checkpoint save; returns how many."""
+    orphans = glob.glob(os.path.join(out, ".checkpoint-*.npz"))
+    for path in orphans:
+        os.remove(path)
+    return len(orphans)
+
+
+class RunLock:
+    """``with RunLock(out): ...``: this process is the only run writing to ``out``."""
+
+    def __init__(self, out):
+        self.path = os.path.join(out, LOCK_NAME)
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise TrainingError(f"the run folder {os.path.dirname(self.path)} is in use by {holder}: "
+                                "wait for it to finish, or choose another --out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
