@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import DatasetError
+from .errors import DatasetError, name_some
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 GRAYSCALE_MODES = ("1", "L", "LA")
@@ -96,15 +96,14 @@ def _report(root, paths, kept, bad, conversions, strict):
 
 def _refuse_or_warn(root, paths, kept, bad, strict):
     """``DatasetError`` naming the first few ``bad`` (strict, or no image kept); else one ``warning:`` line."""
-    names = ", ".join(f"{p.relative_to(root) if p != root else p} ({why})" for p, why in bad[:SHOWN])
-    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    names = name_some([f"{p.relative_to(root) if p != root else p} ({why})" for p, why in bad], SHOWN)
     if strict or not kept:
         reason = "none of the images could be read" if not kept else "--strict-data"
-        raise DatasetError(f"{len(bad)} unreadable file(s) or folder(s) in {root} ({reason}): {names}{more}")
+        raise DatasetError(f"{len(bad)} unreadable file(s) or folder(s) in {root} ({reason}): {names}")
     had = set(_classes(root, paths)) | {_entry_class(root, p) for p, _ in bad}
     lost = sorted(had - set(_classes(root, kept)))
     gone = f"; class(es) {', '.join(lost)} lost every image" if lost else ""
-    print(f"warning: skipped {len(bad)} unreadable file(s) or folder(s) in {root}: {names}{more}{gone} "
+    print(f"warning: skipped {len(bad)} unreadable file(s) or folder(s) in {root}: {names}{gone} "
           f"(training on the other {len(kept)}; --strict-data stops instead)", file=sys.stderr)
 
 

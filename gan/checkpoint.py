@@ -23,7 +23,7 @@ from nn import backend
 
 from . import run_layout
 from .config import Config
-from .errors import TrainingError, UserError
+from .errors import TrainingError, UserError, name_some
 from .models import build_models
 from .writing import current_umask, numpy_file_kind
 
@@ -227,9 +227,3 @@ def has_average(state):
 def non_finite_entries(state):
     """The names of a checkpoint state's float arrays that hold NaN or infinity (a diverged model)."""
     return [k for k, v in state.items() if np.asarray(v).dtype.kind == "f" and not np.isfinite(v).all()]
-
-
-def name_some(names, most=3):
-    """"a, b, c and 2 more": a few names out of many, for one line."""
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more

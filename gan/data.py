@@ -13,8 +13,7 @@ import numpy as np
 
 import datasets
 
-from .checkpoint import name_some
-from .errors import TrainingError
+from .errors import TrainingError, name_some
 
 
 def load_training_data(cfg):

@@ -8,6 +8,11 @@ because they must not depend on this package; ``cli.USER_ERRORS`` lists all.
 """
 
 
+from datasets.errors import name_some       # "a, b, c and 2 more": the one helper, shared with datasets/
+
+__all__ = ["UserError", "TrainingError", "name_some"]
+
+
 class UserError(RuntimeError):
     """Say what went wrong and how to fix it, in one line."""
 

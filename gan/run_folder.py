@@ -43,8 +43,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import run_layout, writing
-from .checkpoint import name_some, non_finite_entries, save_checkpoint, trainer_state
-from .errors import TrainingError
+from .checkpoint import non_finite_entries, save_checkpoint, trainer_state
+from .errors import TrainingError, name_some
 from .pictures import image_grid, plot_losses, save_gif, save_png
 from .report import closing_line, opening_lines
 from .signals import StopRequest
