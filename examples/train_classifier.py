@@ -102,12 +102,9 @@ def train(model, x_train, y_train, x_test, y_test, args):
 
 def save(path, model, meta):
     """The classifier file, written atomically (its dataset recorded, so evaluate can say when samples differ)."""
-    try:
-        quality.save_classifier(path, model, meta)
-    except OSError as e:
-        raise UserError(f"could not write {path} ({writing.why(e)}); nothing was written there, and the classifier "
-                        f"just trained (test accuracy {meta['test_accuracy']:.4f}) is lost: free some space, "
-                        "run again") from None
+    quality.save_classifier(path, model, meta, f"nothing was written there, and the classifier just trained "
+                                               f"(test accuracy {meta['test_accuracy']:.4f}) is lost: free some "
+                                               "space, run again")
 
 
 def main(argv=None):

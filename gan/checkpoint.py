@@ -15,7 +15,6 @@ current form.
 import dataclasses
 import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from . import run_layout
 from .config import Config
 from .errors import TrainingError, UserError, name_some
 from .models import build_models
-from .writing import current_umask, numpy_file_kind
+from .writing import numpy_file_kind, write_atomically
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
 
@@ -43,19 +42,10 @@ def checkpoint_file(path):
     return run_layout.checkpoint(path)
 
 
-def save_checkpoint(path, state):
-    """Write ``state`` (flat dict of arrays/str/numbers) to ``path`` atomically: temp file, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **state)
-        os.chmod(tmp, 0o666 & ~current_umask())             # mkstemp makes it private; a checkpoint is not
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def save_checkpoint(path, state, if_it_fails="nothing was written there"):
+    """Write ``state`` (flat dict of arrays/str/numbers) to ``path`` atomically (``writing.write_atomically``,
+    the temp file named .checkpoint-*.npz: what ``remove_orphans`` clears after a killed save)."""
+    write_atomically(path, lambda tmp: np.savez(tmp, **state), prefix=".checkpoint-", if_it_fails=if_it_fails)
 
 
 def read_npz(path, marker, what):

@@ -73,11 +73,11 @@ class Classifier(nn.Module):
         return self.body.backward(self.head.backward(dout))
 
 
-def save_classifier(path, model, meta):
+def save_classifier(path, model, meta, if_it_fails="nothing was written there"):
     state = {f"model/{k}": v for k, v in model.state_dict().items()}
     state["format"] = np.array(CLASSIFIER_FORMAT)
     state["meta"] = np.array(json.dumps(meta))
-    save_checkpoint(path, state)
+    save_checkpoint(path, state, if_it_fails)
 
 
 def load_classifier(path):

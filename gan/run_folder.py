@@ -179,11 +179,7 @@ class Run:
         if diverged:
             raise TrainingError(f"{name_some(diverged)} became NaN or infinite at step {trainer.step_count}: "
                                 f"training diverged; {self.kept()}")
-        try:
-            save_checkpoint(self.checkpoint, state)
-        except OSError as e:
-            raise TrainingError(f"could not write {self.checkpoint} ({writing.why(e)}); the previous checkpoint, "
-                                "if any, is kept as it was") from None
+        save_checkpoint(self.checkpoint, state, "the previous checkpoint, if any, is kept as it was")
 
     def kept(self):
         """What a run that stops on divergence leaves: the checkpoint on disk and where it is, or none."""

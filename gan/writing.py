@@ -81,24 +81,25 @@ def output_file(path, flag="--out"):
     return path
 
 
-def write_atomically(path, write):
-    """``write(tmp)`` fills a temp file beside ``path`` (same extension), renamed over ``path`` once complete.
+def write_atomically(path, write, prefix=None, if_it_fails="nothing was written there"):
+    """``write(tmp)`` fills a temp file beside ``path`` (same extension; named ``prefix``..., by default
+    .NAME.), renamed over ``path`` once complete: the one atomic write of every file the programs write.
 
     On any failure the temp file is removed and ``path`` is as it was; an OSError (a full disk, a
-    read-only folder) becomes one line.
+    read-only folder) becomes one line, "could not write PATH (why); ``if_it_fails``".
     """
     folder, name = os.path.split(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=prefix or f".{name}.", suffix=os.path.splitext(name)[1], dir=folder)
         os.close(fd)
     except OSError as e:
-        raise UserError(f"could not write {path} ({why(e)})") from None
+        raise UserError(f"could not write {path} ({why(e)}); {if_it_fails}") from None
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())            # mkstemp makes it private; an output is not
         os.replace(tmp, path)
     except OSError as e:
-        raise UserError(f"could not write {path} ({why(e)}); nothing was written there") from None
+        raise UserError(f"could not write {path} ({why(e)}); {if_it_fails}") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
