@@ -1,4 +1,4 @@
-"""What is protected: no run replaced unasked, one run per folder, damaged side outputs, a full disk.
+"""The run folder's guards: no run replaced unasked, one run per folder, damaged side outputs, a full disk.
 
 Each case checks the exit code, the one line, and that nothing was lost: the
 checkpoint's bytes before and after.

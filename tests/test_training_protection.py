@@ -1,7 +1,7 @@
-"""What is protected, round 2 (issue 21): a training run that cannot start changes nothing, flags are never
-silently ignored, a diverged model is never saved, and the lines a run prints say what is true.
+"""What is protected around a training run: a run that cannot start changes nothing, flags are never silently
+ignored, a diverged model is never saved, and the lines a run prints say what is true.
 
-Each test names the case of issue 21 it holds.
+The numbers in the tests' names are the cases of the issue that asked for them (the history is in git).
 """
 import hashlib
 import os

@@ -1,7 +1,6 @@
 """What is protected around a trained model: generate, evaluate, the examples, the data files.
 
-Issue 21's cases 4, 6, 8 (evaluate), 9, 10, 11, 12, 13, 14, 18 (the examples) and 19. Each checks
-the exit code, the one line, and what is (or is not) left on disk.
+Each case checks the exit code, the one line, and what is (or is not) left on disk.
 """
 import errno
 import gzip
