@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import download_to_cache
-from .errors import DatasetError
+from .errors import DatasetError, why
 from .hashing import md5_file
 
 TARBALL = "cifar-10-python.tar.gz"
@@ -103,7 +103,7 @@ def _read_batch_file(path):
     try:
         return _unpickle_batch(path.read_bytes(), str(path))
     except OSError as err:
-        raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
+        raise DatasetError(f"cannot read {path}: {why(err)}") from None
 
 
 class _BatchUnpickler(pickle.Unpickler):

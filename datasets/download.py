@@ -6,7 +6,6 @@ renames it into place with ``os.replace`` (atomic on the same file system).
 A file that is already there with the right MD5 is reused without touching
 the network, so the cache also works offline.
 """
-import hashlib
 import http.client
 import os
 import sys
@@ -14,7 +13,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from .errors import DatasetError
+from .errors import DatasetError, why
 from .hashing import md5_file
 
 TIMEOUT_S = 30.0
@@ -49,7 +48,7 @@ def download(url_list, dest_path, md5, timeout=TIMEOUT_S):
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise DatasetError(f"cannot create the folder {dest.parent}: {err.strerror or err}") from None
+        raise DatasetError(f"cannot create the folder {dest.parent}: {why(err)}") from None
 
     failures = []
     for url in url_list:
@@ -70,13 +69,12 @@ def _fetch(url, dest, md5, timeout):
     print(f"downloading {url}", file=sys.stderr)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
-        digest = hashlib.md5(usedforsecurity=False)
         with os.fdopen(fd, "wb") as tmp, urllib.request.urlopen(url, timeout=timeout) as response:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
-                digest.update(chunk)
                 tmp.write(chunk)
-        if digest.hexdigest() != md5:
-            raise _MirrorFailed(f"checksum mismatch (MD5 {digest.hexdigest()}, expected {md5})")
+        got = md5_file(tmp_name)                            # the one MD5 of a file (hashing.py)
+        if got != md5:
+            raise _MirrorFailed(f"checksum mismatch (MD5 {got}, expected {md5})")
         os.replace(tmp_name, dest)
     except (OSError, http.client.HTTPException, ValueError) as err:
         # urllib's HTTPError and URLError, timeouts and refused connections are

@@ -20,7 +20,7 @@ import zlib
 
 import numpy as np
 
-from .errors import DatasetError
+from .errors import DatasetError, why
 
 # IDX type code -> big-endian NumPy dtype.
 _TYPES = {
@@ -51,7 +51,7 @@ def read_idx(source, name=None):
             with open(source, "rb") as f:
                 data = f.read()
         except OSError as err:
-            raise DatasetError(f"cannot read {name}: {err.strerror or err}") from None
+            raise DatasetError(f"cannot read {name}: {why(err)}") from None
 
     if is_gzip(data):
         data = gunzip(data, name)

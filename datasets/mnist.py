@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import download_to_cache
-from .errors import DatasetError
+from .errors import DatasetError, why
 from .hashing import md5_bytes
 from .idx import gunzip, is_gzip, read_idx
 
@@ -137,7 +137,7 @@ def _read_local(path):
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise DatasetError(f"cannot read {path}: {err.strerror or err}") from None
+        raise DatasetError(f"cannot read {path}: {why(err)}") from None
     content = gunzip(data, str(path)) if is_gzip(data) else data
     return read_idx(content, name=str(path)), {md5_bytes(data), md5_bytes(content)}
 

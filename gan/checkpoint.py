@@ -24,7 +24,7 @@ from . import run_layout
 from .config import Config
 from .errors import TrainingError, UserError, name_some
 from .models import build_models
-from .writing import numpy_file_kind, write_atomically
+from .writing import holds_python_objects, numpy_file_kind, write_atomically
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
 
@@ -63,7 +63,7 @@ def read_npz(path, marker, what):
         with np.load(path, allow_pickle=False) as f:
             state = {k: f[k] for k in f.files}
     except Exception as e:
-        if "allow_pickle" in str(e):                     # object arrays: Python objects are never unpickled
+        if holds_python_objects(e):                      # object arrays: Python objects are never unpickled
             raise UserError(f"{what} {path} cannot be read: it holds Python objects, not arrays of numbers; "
                             f"not a {what} of this program") from None
         raise UserError(f"{what} {path} cannot be read ({type(e).__name__}: {e})") from None

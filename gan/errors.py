@@ -8,9 +8,9 @@ because they must not depend on this package; ``cli.USER_ERRORS`` lists all.
 """
 
 
-from datasets.errors import name_some       # "a, b, c and 2 more": the one helper, shared with datasets/
+from datasets.errors import name_some, why  # "a, b, c and 2 more", an OSError in a few words: shared with datasets/
 
-__all__ = ["UserError", "TrainingError", "name_some"]
+__all__ = ["UserError", "TrainingError", "name_some", "why"]
 
 
 class UserError(RuntimeError):

@@ -20,7 +20,7 @@ from . import quality
 from .cli import use_backend, with_evaluate_defaults
 from .errors import UserError
 from .generate import GENERATED, SavedModel
-from .writing import numpy_file_kind, output_file, write_atomically, write_json
+from .writing import holds_python_objects, numpy_file_kind, output_file, write_atomically, write_json
 
 TOLERANCE = 1e-3                   # float samples may overshoot [-1, 1] by rounding, not more
 
@@ -104,7 +104,7 @@ def load_samples_npy(path):
     try:
         x = np.load(path, allow_pickle=False)
     except Exception as e:
-        why = "it holds Python objects, not numbers" if "allow_pickle" in str(e) else f"{type(e).__name__}: {e}"
+        why = "it holds Python objects, not numbers" if holds_python_objects(e) else f"{type(e).__name__}: {e}"
         raise UserError(f"samples {path} cannot be read ({why})") from None
     if x.ndim != 4 or not (np.issubdtype(x.dtype, np.floating) or x.dtype == np.uint8):
         raise UserError(f"samples {path} must be a float or uint8 array (N, C, H, W), got {x.dtype} {x.shape}")

@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 
-from .errors import UserError
+from .errors import UserError, why
 
 NPZ_MAGIC = b"PK\x03\x04"            # a zip archive (an empty one starts PK\x05\x06)
 NPY_MAGIC = b"\x93NUMPY"
@@ -41,9 +41,10 @@ def numpy_file_kind(path):
     return None
 
 
-def why(error):
-    """The OS's words for an OSError ("No space left on device"), else the error itself."""
-    return error.strerror or str(error) if isinstance(error, OSError) else str(error)
+def holds_python_objects(error):
+    """Did ``np.load(..., allow_pickle=False)`` refuse because the file holds Python objects (object arrays,
+    which would have to be unpickled: never done here)?"""
+    return "allow_pickle" in str(error)
 
 
 def probe_writable(folder, what):
