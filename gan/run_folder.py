@@ -36,7 +36,6 @@ import os
 import shlex
 import socket
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 
@@ -246,11 +245,9 @@ def make_folder(out, samples=True):
         raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
         os.makedirs(os.path.join(out, run_layout.SAMPLES) if samples else out, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=out)   # what a save creates
-        os.close(fd)
-        os.remove(probe)
     except OSError as e:
         raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
+    writing.probe_writable(out, f"the run folder {out}", ".checkpoint-", ".npz", TrainingError)   # as a save will
 
 
 def describe_run(out):

@@ -47,14 +47,15 @@ def holds_python_objects(error):
     return "allow_pickle" in str(error)
 
 
-def probe_writable(folder, what):
-    """Create and remove a temp file in ``folder``: UserError naming ``what`` if it cannot be written."""
+def probe_writable(folder, what, prefix=".probe-", suffix="", error=UserError):
+    """Create and remove a temp file in ``folder`` (named as what will be written there will be): ``error``
+    naming ``what`` if it cannot be written."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise UserError(f"cannot write in {what}: {why(e)}") from None
+        raise error(f"cannot write in {what}: {why(e)}") from None
 
 
 def output_folder(path, flag="--out"):
