@@ -28,11 +28,12 @@ A run folder (``--out``) gets: samples/epoch_NNN.png (an 8x8 grid of one
 fixed noise batch, at step 0 and after every epoch), progress.gif,
 losses.png, metrics.csv and checkpoint.npz (written atomically; everything
 needed to resume exactly). This file is the story of a run, top to bottom:
-the Trainer and its step, then the training loop, then the commands. The
-parts around it are in gan/, one idea per file: the models, the run folder
-and what is written in it, checkpoints, what a run reports as it trains,
-Ctrl-C and SIGTERM, the data meeting the config, per-class runs, quality,
-generate and evaluate, the command line and its flags.
+the Trainer and its step, then the training loop; ``main`` hands the command
+line to gan/commands.py. The parts around it are in gan/, one idea per file:
+the models, the run folder and what is written in it, checkpoints, what a run
+reports as it trains, Ctrl-C and SIGTERM, the data meeting the config,
+per-class runs, quality, generate and evaluate, the commands, the command
+line and its flags.
 """
 import sys
 
@@ -45,19 +46,13 @@ import dataclasses  # noqa: E402 (after the handlers above, on purpose)
 
 import numpy as np
 
-from gan import evaluate, generate, quality, run_layout
-from gan.checkpoint import checkpoint_config, config_from_json, load_resumable, load_trainer_state
-from gan.cli import (config_from_flags, evaluate_parser, generate_parser, ignored_on_resume, pytorch_spellings,
-                     refuse_flags_without_effect, run_command, train_parser, use_backend)
-from gan.config import resumed
+from gan import commands, quality
+from gan.checkpoint import load_trainer_state
 from gan.data import fit_to_data, load_training_data, planned_steps
-from gan.errors import TrainingError
-from gan.models import (build_models, first_weighted_layer, grid_noise, layer_library, model_table, sample,
-                        use_layers, with_labels)
-from gan.per_class import train_per_class
+from gan.models import build_models, first_weighted_layer, grid_noise, layer_library, sample, with_labels
 from gan.pictures import to_model_range
 from gan.report import EpochLog
-from gan.run_folder import open_run, resume_folder
+from gan.run_folder import open_run
 from nn import backend, frozen
 
 
@@ -243,72 +238,9 @@ def sample_scorer(trainer):
 
 # --------------------------------------------------------------------------- the commands
 
-def note_ignored_flags(cfg, args):
-    """One note naming the flags --resume does not apply (the run's model and optimiser are its own)."""
-    ignored = ignored_on_resume(cfg, args, args.given)
-    if ignored:
-        print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
-              file=sys.stderr)
-
-
-def show_model(cfg):
-    """--show-model: G's and D's layers for the Config, each with its output shape; nothing trained or written."""
-    if cfg.nc is None:
-        print("note: --dataset folder: shown with 3 channels (a folder of grayscale images trains with 1)")
-    if cfg.conditional and not cfg.n_classes:
-        print("note: --conditional adds one input channel per class to G and D, from the data's labels: "
-              "shown without them")
-    print(model_table(dataclasses.replace(cfg, nc=cfg.nc or 3)))
-
-
-def train_main(args):
-    """The train command: a new run from the flags (gan/cli.py), or --resume OUT (a run folder, its
-    checkpoint.npz, or a --per-class run folder) from its checkpoint."""
-    use_backend(args.backend)
-    use_layers(args.layers)
-    out = resume_folder(args.resume) if args.resume else None
-    refuse_flags_without_effect(args, out)
-    resume_state = None
-    if out is not None and run_layout.is_per_class(out):
-        with open(run_layout.per_class_config(out)) as f:
-            cfg = resumed(config_from_json(f.read()), out, args)
-        note_ignored_flags(cfg, args)
-        if args.show_model:
-            return show_model(cfg)
-        return train_per_class(cfg, train, not args.no_progress, resuming=True)
-    elif out is not None:
-        ckpt = run_layout.checkpoint(out)
-        resume_state = load_resumable(ckpt)
-        cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
-        note_ignored_flags(cfg, args)
-        if args.show_model:
-            return show_model(cfg)
-        if int(resume_state["epoch"]) >= cfg.epochs:
-            print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
-                  f"pass a larger --epochs (the total) to train more")
-            return
-    else:
-        cfg = config_from_flags(args)
-        if args.show_model:
-            return show_model(cfg)
-    if cfg.eval_every and not cfg.classifier:
-        raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
-    if cfg.per_class:
-        return train_per_class(cfg, train, not args.no_progress, resuming=bool(args.resume),
-                               overwrite=args.overwrite)
-    train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
-
-
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["generate"]:
-        return run_command(generate.generate, generate_parser().parse_args(argv[1:]))
-    if argv[:1] == ["evaluate"]:
-        return run_command(evaluate.evaluate, evaluate_parser().parse_args(argv[1:]))
-    argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
-    args = train_parser().parse_args(argv)
-    args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
-    return run_command(train_main, args)
+    """``python dcgan.py [train] ...``, ``generate ...``, ``evaluate ...`` (gan/commands.py); the exit code."""
+    return commands.main(sys.argv[1:] if argv is None else list(argv), train)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""dcgan.py's commands: ``train`` (a new run from the flags, --resume, a --per-class run, --show-model),
+``generate`` and ``evaluate``, chosen by the first word of the command line.
+
+The story of a run (the Trainer, its step, the training loop) stays in dcgan.py; this file decides which
+command runs and with what Config. dcgan.py passes its ``train`` in, so that nothing in gan/ imports it.
+"""
+import dataclasses
+import sys
+
+from . import evaluate, generate, run_layout
+from .checkpoint import checkpoint_config, config_from_json, load_resumable
+from .cli import (config_from_flags, evaluate_parser, generate_parser, ignored_on_resume, pytorch_spellings,
+                  refuse_flags_without_effect, run_command, train_parser, use_backend)
+from .config import resumed
+from .errors import TrainingError
+from .models import model_table, use_layers
+from .per_class import train_per_class
+from .run_folder import resume_folder
+
+
+def note_ignored_flags(cfg, args):
+    """One note naming the flags --resume does not apply (the run's model and optimiser are its own)."""
+    ignored = ignored_on_resume(cfg, args, args.given)
+    if ignored:
+        print(f"note: --resume trains the checkpoint's model with its settings; ignoring {', '.join(ignored)}",
+              file=sys.stderr)
+
+
+def show_model(cfg):
+    """--show-model: G's and D's layers for the Config, each with its output shape; nothing trained or written."""
+    if cfg.nc is None:
+        print("note: --dataset folder: shown with 3 channels (a folder of grayscale images trains with 1)")
+    if cfg.conditional and not cfg.n_classes:
+        print("note: --conditional adds one input channel per class to G and D, from the data's labels: "
+              "shown without them")
+    print(model_table(dataclasses.replace(cfg, nc=cfg.nc or 3)))
+
+
+def train_main(args, train):
+    """The train command (``train``: dcgan.py's training loop): a new run from the flags (gan/cli.py), or --resume OUT (a run folder, its
+    checkpoint.npz, or a --per-class run folder) from its checkpoint."""
+    use_backend(args.backend)
+    use_layers(args.layers)
+    out = resume_folder(args.resume) if args.resume else None
+    refuse_flags_without_effect(args, out)
+    resume_state = None
+    if out is not None and run_layout.is_per_class(out):
+        with open(run_layout.per_class_config(out)) as f:
+            cfg = resumed(config_from_json(f.read()), out, args)
+        note_ignored_flags(cfg, args)
+        if args.show_model:
+            return show_model(cfg)
+        return train_per_class(cfg, train, not args.no_progress, resuming=True)
+    elif out is not None:
+        ckpt = run_layout.checkpoint(out)
+        resume_state = load_resumable(ckpt)
+        cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
+        note_ignored_flags(cfg, args)
+        if args.show_model:
+            return show_model(cfg)
+        if int(resume_state["epoch"]) >= cfg.epochs:
+            print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
+                  f"pass a larger --epochs (the total) to train more")
+            return
+    else:
+        cfg = config_from_flags(args)
+        if args.show_model:
+            return show_model(cfg)
+    if cfg.eval_every and not cfg.classifier:
+        raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
+    if cfg.per_class:
+        return train_per_class(cfg, train, not args.no_progress, resuming=bool(args.resume),
+                               overwrite=args.overwrite)
+    train(cfg, resume_state, progress=not args.no_progress, overwrite=args.overwrite)
+
+
+def main(argv, train):
+    """Run dcgan.py's command line ``argv``: generate, evaluate, or train (the default; ``train`` is dcgan.py's
+    training loop, passed in: nothing in gan/ imports dcgan.py). Returns the exit code."""
+    if argv[:1] == ["generate"]:
+        return run_command(generate.generate, generate_parser().parse_args(argv[1:]))
+    if argv[:1] == ["evaluate"]:
+        return run_command(evaluate.evaluate, evaluate_parser().parse_args(argv[1:]))
+    argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
+    args = train_parser().parse_args(argv)
+    args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
+    return run_command(lambda parsed: train_main(parsed, train), args)
