@@ -50,3 +50,14 @@ def test_split_ops_prints_the_handoff_and_each_size(capsys):
     with pytest.raises(SystemExit) as stop:
         split_ops.main(["--threads", "1"])
     assert stop.value.code == 2
+
+
+def test_step_lines_counts_what_one_step_runs(capsys):
+    """The readable step runs no line of nn/fast/; the fast one does."""
+    from benchmarks import step_lines
+    step_lines.main([])
+    readable = capsys.readouterr().out
+    assert "nn/batchnorm.py" in readable and "nn/fast/" not in readable and readable.strip().endswith("(nn)")
+    step_lines.main(["--layers", "fast"])
+    fast = capsys.readouterr().out
+    assert "nn/fast/batchnorm.py" in fast and fast.strip().endswith("(nn.fast)")
