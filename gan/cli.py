@@ -44,6 +44,9 @@ def run_command(command, args):
         return 130
     except bdb.BdbQuit:                          # q in a debugger (python -m pdb dcgan.py): the debugger's to handle
         raise
+    except BrokenPipeError:                      # | head: the reader has all it wanted; not a bug, not bad input
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so that exit's flush stays quiet
+        return 141                               # 128 + SIGPIPE, as a shell reports it
     except MemoryError as e:                     # sizes asked for that no estimate caught beforehand
         print(f"error: out of memory ({e or 'MemoryError'}): ask for smaller sizes (--n, --batch-size, --nz, "
               "--ngf, --ndf)", file=sys.stderr)
@@ -136,6 +139,7 @@ def pytorch_spellings(argv):
 # ------------------------------------------------------------------------------------------ train's flags
 
 DATASET_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3}
+DATASET_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10}      # a folder's: its subfolders
 DEFAULT_EPOCHS = 25
 EMA_DECAY = 0.99            # measured best of 0.99, 0.999, 0.9999 on Fashion-MNIST (docs/usage.md, "The averaged generator")
 

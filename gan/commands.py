@@ -9,8 +9,8 @@ import sys
 
 from . import evaluate, generate, run_layout
 from .checkpoint import checkpoint_config, config_from_json, load_resumable
-from .cli import (config_from_flags, evaluate_parser, generate_parser, ignored_on_resume, pytorch_spellings,
-                  refuse_flags_without_effect, run_command, train_parser, use_backend)
+from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_parser, ignored_on_resume,
+                  pytorch_spellings, refuse_flags_without_effect, run_command, train_parser, use_backend)
 from .config import resumed
 from .errors import TrainingError
 from .models import model_table, use_layers
@@ -31,8 +31,10 @@ def show_model(cfg):
     if cfg.nc is None:
         print("note: --dataset folder: shown with 3 channels (a folder of grayscale images trains with 1)")
     if cfg.conditional and not cfg.n_classes:
-        print("note: --conditional adds one input channel per class to G and D, from the data's labels: "
-              "shown without them")
+        cfg = dataclasses.replace(cfg, n_classes=DATASET_CLASSES.get(cfg.dataset, 0))
+        if not cfg.n_classes:
+            print("note: --conditional adds one input channel per class to G and D, from the data's labels "
+                  "(a folder's classes are its subfolders): shown without them")
     print(model_table(dataclasses.replace(cfg, nc=cfg.nc or 3)))
 
 

@@ -134,10 +134,12 @@ def shapes(model, input_shape):
 
 
 def shape_line(name, model, input_shape):
-    """"G: 100x1x1 -> 256x4x4 -> ... -> 1x32x32": the input, then the output of each layer with weights."""
+    """"G: 100x1x1 -> 256x4x4 -> ... -> 1x32x32": the input, then the output of each layer with weights
+    (BatchNorm's aside) and of each Reshape (the linear head's 4x4 maps)."""
     text = lambda shape: "x".join(map(str, shape))
-    steps = [text(shape) for layer, shape in shapes(model, input_shape) if getattr(layer, "weight", None) is not None
-             and not isinstance(layer, nn.BatchNorm)]
+    shown = lambda layer: (getattr(layer, "weight", None) is not None and not isinstance(layer, nn.BatchNorm)
+                           or type(layer).__name__ == "Reshape")
+    steps = [text(shape) for layer, shape in shapes(model, input_shape) if shown(layer)]
     return f"{name}: {text(input_shape)} -> " + " -> ".join(steps)
 
 

@@ -70,3 +70,13 @@ def test_quitting_the_debugger_is_not_reported_as_a_bug(capsys):
     with pytest.raises(bdb.BdbQuit):
         run_command(stepped_through, None)
     assert "a bug" not in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_a_quiet_exit_not_a_bug():
+    """python dcgan.py --show-model | head -0: the reader has stopped reading; no traceback, no "a bug" line."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(f"{sys.executable} dcgan.py --show-model | head -0; echo ${{PIPESTATUS[0]}}", shell=True,
+                          cwd=root, capture_output=True, text=True, executable="/bin/bash")
+    assert done.stdout == "141\n" and done.stderr == "", (done.stdout, done.stderr)
