@@ -40,14 +40,14 @@ class SavedModel:
             if not self.classes:
                 raise UserError(f"{path}: a per-class run without any class checkpoint yet")
             self._generators = {}
-            self.cfg = self._class_generator(self.classes[0])[0]      # what the data said (channels), unlike per_class.json
+            self.cfg = self.class_generator(self.classes[0])[0]      # what the data said (channels), unlike per_class.json
             return
         ckpt = checkpoint_file(path)
         self.cfg, self.G, _ = load_models(load_checkpoint(ckpt), ckpt, generator)
         self.n_classes = self.cfg.n_classes
         self.classes = list(range(self.n_classes))
 
-    def _class_generator(self, k):
+    def class_generator(self, k):
         """(config, G) of class k's run."""
         if k not in self._generators:
             ckpt = run_layout.checkpoint(run_layout.class_folder(self.path, k))
@@ -80,7 +80,7 @@ class SavedModel:
             labels = np.full(n, class_index) if class_index is not None else np.array(self.classes)[np.arange(n) % len(self.classes)]
             images = np.empty((n, self.cfg.nc, self.cfg.image_size, self.cfg.image_size), np.float32)
             for k in np.unique(labels):
-                images[labels == k] = sample(self._class_generator(int(k))[1], z[labels == k], bn_stats)
+                images[labels == k] = sample(self.class_generator(int(k))[1], z[labels == k], bn_stats)
             return images, labels
         if not self.n_classes:
             return sample(self.G, z, bn_stats), None
@@ -126,14 +126,19 @@ def prepare_out(args, model):
 
 
 def interpolation_frames(model, args, rng):
-    """--interpolate K: K frames of 16 slerp walks between random z, there and back."""
+    """--interpolate K: K frames of 16 slerp walks between random z, there and back (a --per-class run's:
+    in the generator of --class K)."""
     ends = rng.standard_normal((2, 16, model.cfg.nz)).astype(np.float32)
-    walk_labels = np.full(16, args.class_index) if args.class_index is not None else (
-        rng.integers(0, model.n_classes, 16) if model.n_classes else None)
+    if model.per_class:
+        G, n_classes, walk_labels = model.class_generator(args.class_index)[1], 0, None
+    else:
+        G, n_classes = model.G, model.n_classes
+        walk_labels = np.full(16, args.class_index) if args.class_index is not None else (
+            rng.integers(0, n_classes, 16) if n_classes else None)
     frames = []
     for t in np.linspace(0.0, 1.0, args.interpolate):
         zt = np.stack([slerp(a, b, t) for a, b in zip(ends[0], ends[1])]).astype(np.float32)
-        walk = sample(model.G, zt[:, :, None, None], args.bn_stats, labels=walk_labels, n_classes=model.n_classes)
+        walk = sample(G, zt[:, :, None, None], args.bn_stats, labels=walk_labels, n_classes=n_classes)
         frames.append(image_grid(walk, nrow=4))
     return frames + frames[-2:0:-1]
 
@@ -142,9 +147,9 @@ def generate(args):
     use_backend(args.backend)
     model = SavedModel(args.checkpoint, args.generator)
     model.check_class(args.class_index)
-    if args.interpolate and model.per_class:
-        raise UserError("--interpolate needs one generator: pass a class's checkpoint "
-                        f"({run_layout.checkpoint(run_layout.class_folder(args.checkpoint, 0))})")
+    if args.interpolate and model.per_class and args.class_index is None:
+        raise UserError(f"--interpolate walks one generator, and {args.checkpoint} is a --per-class run (one per "
+                        f"class): add --class K, K one of {', '.join(map(str, model.classes))}")
     model.check_fits(args.n)
     earlier = prepare_out(args, model)
     rng = np.random.default_rng(args.seed)

@@ -93,8 +93,13 @@ def test_per_class_runs_resume_and_generate(tiny_mnist, no_checksums, tmp_path, 
     with np.load(out / "class_04/checkpoint.npz") as f:
         assert int(f["epoch"]) == 2 and int(f["step"]) == 4
     gen = tmp_path / "gen"
-    assert dcgan.main(["generate", "--checkpoint", str(out), "--class", "4", "--n", "5", "--out", str(gen)]) == 0
-    assert np.all(np.load(gen / "labels.npy") == 4)
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--class", "4", "--n", "5", "--out", str(gen),
+                       "--interpolate", "2"]) == 0                      # class 4's own generator walks
+    assert np.all(np.load(gen / "labels.npy") == 4) and (gen / "interpolation.gif").exists()
+    capsys.readouterr()
+    assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "5", "--out", str(tmp_path / "walk"),
+                       "--interpolate", "2"]) == 1
+    assert "add --class K, K one of 0, 1, 2" in capsys.readouterr().err
     assert dcgan.main(["generate", "--checkpoint", str(out), "--n", "20", "--out", str(tmp_path / "all")]) == 0
     assert sorted(np.bincount(np.load(tmp_path / "all/labels.npy"))) == [2] * 10
 
