@@ -53,6 +53,9 @@ def conditional_classes(labels, saved=0):
                             f"0..{saved - 1}: resume with the data it was trained on")
     if saved:
         return saved
+    if n == 1:
+        print("note: --conditional: the data has one class (an image folder's classes are its first-level "
+              "subfolders), so the labels tell G and D nothing", file=sys.stderr)
     empty = np.flatnonzero(np.bincount(labels, minlength=n) == 0)
     if empty.size:
         raise TrainingError(f"--conditional: the labels run up to {n - 1}, but {empty.size} of the classes 0..{n - 1} "

@@ -8,6 +8,7 @@ samples per class.
 """
 import dataclasses
 import os
+import sys
 
 import numpy as np
 
@@ -35,6 +36,9 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
             refuse_to_replace(cfg.out, overwrite, cfg.out)
         images, labels = load_training_data(cfg)
         check_per_class_start(cfg, labels)
+        if len(np.unique(labels)) == 1:
+            print(f"note: --per-class: the data has one class (an image folder's classes are its first-level "
+                  f"subfolders): one run, in {run_layout.class_folder(cfg.out, int(labels[0]))}", file=sys.stderr)
         if not resuming:
             clear_outputs(cfg.out)
         with open(run_layout.per_class_config(cfg.out), "w") as f:

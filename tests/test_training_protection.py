@@ -368,3 +368,13 @@ def test_the_run_folders_layout_has_one_owner(tmp_path):
     (root / run_layout.PER_CLASS_CONFIG).write_text("{}")
     assert run_layout.is_per_class(str(root)) and not run_layout.is_per_class(str(root / "per_class.json"))
     assert run_layout.checkpoint(str(root)) == str(root / "checkpoint.npz")
+
+
+def test_one_class_for_conditional_or_per_class_is_said(folder, tmp_path, capsys):
+    """A flat image folder is one class: --conditional and --per-class still train, and say so in a note
+    (no flag is ignored without a word)."""
+    assert train(folder, tmp_path / "c", "--conditional", "--max-steps", "1") == 0
+    assert "note: --conditional: the data has one class" in capsys.readouterr().err
+    assert train(folder, tmp_path / "p", "--per-class", "--epochs", "1") == 0
+    err = capsys.readouterr().err
+    assert "note: --per-class: the data has one class" in err and "class_00" in err
