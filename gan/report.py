@@ -143,8 +143,9 @@ def closing_line(trainer, run, stopped_by, seconds, steps, grid, run_root):
         "finished" if trainer.epoch >= cfg.epochs else f"stopped at --max-steps {cfg.max_steps}")
     losses = (f"; last losses D {trainer.last_losses[0]:.3f} G {trainer.last_losses[1]:.3f}"
               if trainer.last_losses is not None else "")
-    resume = "" if trainer.epoch >= cfg.epochs else \
-        f"; continue with: python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
+    again = f"python dcgan.py --resume {shlex.quote(run_root or cfg.out)}"
+    resume = (f"; to train more: {again} --epochs N, N above {cfg.epochs} (the total)" if trainer.epoch >= cfg.epochs
+              else f"; continue with: {again}")
     return (f"{why}: step {trainer.step_count} ({where}), {steps} steps in {seconds:.0f} s{losses}; checkpoint "
             f"{run.checkpoint}" +
             (f", grid {grid} ({'averaged G' if trainer.G_avg is not None else 'G'})" if grid else "") +

@@ -29,6 +29,7 @@ def test_resume_goes_to_the_runs_own_target_and_says_where(folder, tmp_path, cap
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[1] == "resuming at step 3 (1 of 2 epochs done, 1 steps into epoch 2); training to epoch 2"
     assert lines[-1].startswith("finished: step 4 (2 of 2 epochs)") and "continue with" not in lines[-1]
+    assert lines[-1].endswith(f"; to train more: python dcgan.py --resume {out} --epochs N, N above 2 (the total)")
     assert dcgan.main(["--resume", str(out), "--no-progress"]) == 0
     assert "has already trained 2 of its 2 epochs" in capsys.readouterr().out
 
