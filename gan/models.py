@@ -138,7 +138,7 @@ def shape_line(name, model, input_shape):
     (BatchNorm's aside) and of each Reshape (the linear head's 4x4 maps)."""
     text = lambda shape: "x".join(map(str, shape))
     shown = lambda layer: (getattr(layer, "weight", None) is not None and not isinstance(layer, nn.BatchNorm)
-                           or type(layer).__name__ == "Reshape")
+                           or isinstance(layer, nn.Reshape) and not isinstance(layer, nn.Flatten))
     steps = [text(shape) for layer, shape in shapes(model, input_shape) if shown(layer)]
     return f"{name}: {text(input_shape)} -> " + " -> ".join(steps)
 
@@ -147,7 +147,7 @@ def model_table(cfg, layers=None):
     """G's and D's layers for a Config, as ``print(netG)`` shows them, with each one's output shape and
     parameter count: what ``python dcgan.py --show-model`` prints."""
     G, D = build_models(cfg, layers)
-    k, nc = cfg.n_classes, cfg.nc or 1
+    k, nc = cfg.n_classes, cfg.nc
     lines = []
     for name, model, input_shape in (("G", G, (cfg.nz + k, 1, 1)), ("D", D, (nc + k, cfg.image_size, cfg.image_size))):
         lines.append(f"{name}: {model.num_parameters():,} parameters, input {tuple(input_shape)}")

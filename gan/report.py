@@ -7,7 +7,6 @@ metrics.csv row (with the quality score at an epoch's end, if
 --eval-every asks); the epoch ends with one summary line. ``closing_line``
 is the last line of a run: why it ended, where, and how to continue it.
 """
-import math
 import os
 import shlex
 import time
@@ -35,14 +34,13 @@ class EpochLog:
         self.started = self.last_row = time.perf_counter()
 
     def add(self, stats):
-        """One step's statistics, added on the device: no host transfer; every --log-every steps, at the
-        epoch's end and at --max-steps, the row of the steps since the last one."""
+        """One step's statistics, added on the device: no host transfer; every --log-every steps and at the
+        epoch's end, the row of the steps since the last one (a loop that stops earlier: ``close``)."""
         self.sums = stats if self.sums is None else self.sums + stats
         self.steps += 1
         self.bar.update(1)
         self.epoch_done = self.trainer.batch_index >= self.trainer.batches_per_epoch      # its last batch
-        cfg = self.trainer.cfg
-        if self.steps == cfg.log_every or self.epoch_done or self.trainer.step_count >= (cfg.max_steps or math.inf):
+        if self.steps == self.trainer.cfg.log_every or self.epoch_done:
             self.write_row(self.epoch_done)
 
     def write_row(self, epoch_done):
@@ -73,8 +71,8 @@ class EpochLog:
                                 f"{self.trainer.step_count}: training diverged; {self.run.kept()}")
 
     def close(self):
-        """The row of steps not yet written (a stop request ended the epoch early); a completed epoch
-        counts, and ends with its summary line."""
+        """The row of steps not yet written (--max-steps or a stop request ended the epoch early); a
+        completed epoch counts, and ends with its summary line."""
         if self.steps:
             self.write_row(self.epoch_done)
         self.bar.close()
