@@ -39,7 +39,7 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import checkpoint, cli, pictures, writing
+from gan import checkpoint, cli, pictures, run_folder, writing
 from gan.errors import UserError
 from nn import backend
 
@@ -216,7 +216,7 @@ def parser():
 
 def run(args):
     cli.use_backend(args.backend)
-    ckpt = checkpoint.checkpoint_file(args.checkpoint)
+    ckpt = run_folder.checkpoint_file(args.checkpoint)
     cfg, _, D = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
     if args.json:
         writing.output_file(args.json, "--json")                  # before the work, not after it

@@ -45,7 +45,7 @@ import numpy as np
 if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
     sys.exit("error: run the examples from the repository root as modules: python -m examples.latent_space ...")
 
-from gan import checkpoint, cli, models, pictures, quality, writing
+from gan import checkpoint, cli, models, pictures, quality, run_folder, writing
 from gan.errors import UserError
 
 
@@ -200,7 +200,7 @@ def parser():
 
 def run(args):
     cli.use_backend(args.backend)
-    ckpt = checkpoint.checkpoint_file(args.checkpoint)
+    ckpt = run_folder.checkpoint_file(args.checkpoint)
     cfg, G, _ = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
     rng = np.random.default_rng(args.seed)
     writing.output_folder(args.out)

@@ -20,26 +20,12 @@ import numpy as np
 
 from nn import backend
 
-from . import run_layout
 from .config import Config
 from .errors import TrainingError, UserError, name_some
 from .models import build_models
 from .writing import holds_python_objects, numpy_file_kind, write_atomically
 
 CHECKPOINT_FORMAT = "numpy-dcgan-checkpoint-1"
-
-
-def checkpoint_file(path):
-    """The checkpoint a person means: ``path`` itself, or ``path/checkpoint.npz`` for a run folder.
-
-    A --per-class run folder holds one checkpoint per class: a UserError says which folder to pass.
-    """
-    if not os.path.isdir(path):
-        return path
-    if run_layout.is_per_class(path):
-        raise UserError(f"{path} is a --per-class run (one generator per class): pass one class's run folder, "
-                        f"e.g. {run_layout.class_folder(path, 0)}")
-    return run_layout.checkpoint(path)
 
 
 def save_checkpoint(path, state, if_it_fails="nothing was written there"):

@@ -7,7 +7,7 @@ command runs and with what Config. dcgan.py passes its ``train`` in, so that not
 import dataclasses
 import sys
 
-from . import evaluate, generate, run_layout
+from . import evaluate, generate
 from .checkpoint import checkpoint_config, config_from_json, load_resumable
 from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_parser, ignored_on_resume,
                   pytorch_spellings, refuse_flags_without_effect, run_command, train_parser, use_backend)
@@ -15,7 +15,7 @@ from .config import resumed
 from .errors import TrainingError
 from .models import model_table, use_layers
 from .per_class import train_per_class
-from .run_folder import resume_folder
+from .run_folder import checkpoint_in, is_per_class, per_class_config, resume_folder
 
 
 def note_ignored_flags(cfg, args):
@@ -46,15 +46,15 @@ def train_main(args, train):
     out = resume_folder(args.resume) if args.resume else None
     refuse_flags_without_effect(args, out)
     resume_state = None
-    if out is not None and run_layout.is_per_class(out):
-        with open(run_layout.per_class_config(out)) as f:
+    if out is not None and is_per_class(out):
+        with open(per_class_config(out)) as f:
             cfg = resumed(config_from_json(f.read()), out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
             return show_model(cfg)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
-        ckpt = run_layout.checkpoint(out)
+        ckpt = checkpoint_in(out)
         resume_state = load_resumable(ckpt)
         cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
         note_ignored_flags(cfg, args)

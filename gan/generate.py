@@ -12,13 +12,13 @@ import shutil
 
 import numpy as np
 
-from . import run_layout
-from .checkpoint import checkpoint_file, load_checkpoint, load_models
+from .checkpoint import load_checkpoint, load_models
 from .cli import use_backend
 from .errors import UserError
 from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
+from .run_folder import checkpoint_file, checkpoint_in, class_folder, class_folders, is_per_class
 from .writing import StagedFolder, output_folder, write_json
 
 GENERATED = "generated.json"
@@ -33,10 +33,10 @@ class SavedModel:
 
     def __init__(self, path, generator="average"):
         self.path, self.generator = path, generator
-        self.per_class = run_layout.is_per_class(path)
+        self.per_class = is_per_class(path)
         if self.per_class:
-            self.classes = [k for k, folder in run_layout.class_folders(path).items()
-                            if os.path.exists(run_layout.checkpoint(folder))]
+            self.classes = [k for k, folder in class_folders(path).items()
+                            if os.path.exists(checkpoint_in(folder))]
             if not self.classes:
                 raise UserError(f"{path}: a per-class run without any class checkpoint yet")
             self._generators = {}
@@ -50,7 +50,7 @@ class SavedModel:
     def class_generator(self, k):
         """(config, G) of class k's run."""
         if k not in self._generators:
-            ckpt = run_layout.checkpoint(run_layout.class_folder(self.path, k))
+            ckpt = checkpoint_in(class_folder(self.path, k))
             self._generators[k] = load_models(load_checkpoint(ckpt), ckpt, self.generator)[:2]
         return self._generators[k]
 

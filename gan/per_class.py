@@ -13,14 +13,14 @@ import sys
 import numpy as np
 
 from . import quality
-from . import run_layout
 from .checkpoint import checkpoint_config, load_checkpoint, load_models, load_resumable
 from .config import resumed
 from .errors import TrainingError
 from .data import load_training_data
 from .models import grid_noise, sample
 from .pictures import image_grid, save_png
-from .run_folder import clear_outputs, refuse_to_replace, run_folder
+from .run_folder import (CLASSES_GRID, checkpoint_in, class_folder, clear_outputs, per_class_config,
+                         refuse_to_replace, run_folder)
 
 
 def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
@@ -38,15 +38,15 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
         check_per_class_start(cfg, labels)
         if len(np.unique(labels)) == 1:
             print(f"note: --per-class: the data has one class (an image folder's classes are its first-level "
-                  f"subfolders): one run, in {run_layout.class_folder(cfg.out, int(labels[0]))}", file=sys.stderr)
+                  f"subfolders): one run, in {class_folder(cfg.out, int(labels[0]))}", file=sys.stderr)
         if not resuming:
             clear_outputs(cfg.out)
-        with open(run_layout.per_class_config(cfg.out), "w") as f:
+        with open(per_class_config(cfg.out), "w") as f:
             f.write(cfg.to_json())
         rows = []
         for k in np.unique(labels):
-            sub = dataclasses.replace(cfg, per_class=False, out=run_layout.class_folder(cfg.out, int(k)))
-            ckpt = run_layout.checkpoint(sub.out)
+            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
+            ckpt = checkpoint_in(sub.out)
             state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
             print(f"--- class {k} ---")
             if state is not None and int(state["epoch"]) >= cfg.epochs:
@@ -60,8 +60,8 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                     return
             _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
             rows.append(sample(G, grid_noise(cfg, 8)))                # the first row of the class's own grids
-        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, run_layout.CLASSES_GRID))
-    print(f"wrote {os.path.join(cfg.out, run_layout.CLASSES_GRID)}: one row per class")
+        save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, CLASSES_GRID))
+    print(f"wrote {os.path.join(cfg.out, CLASSES_GRID)}: one row per class")
 
 
 def check_per_class_start(cfg, labels):

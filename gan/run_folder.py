@@ -1,6 +1,6 @@
 """The run folder: who may write there, what it already holds, and what a run writes in it.
 
-What a run writes (the file names are gan/run_layout.py's): ``Run(out)`` names
+What a run writes (the file names are the LAYOUT below's): ``Run(out)`` names
 each file and writes it. The checkpoint is written first and atomically; the
 pictures after it are each only a warning if they fail (they can be drawn
 again from the checkpoint). ``open_run`` is a run's life around the training
@@ -33,6 +33,7 @@ import glob
 import json
 import math
 import os
+import re
 import shlex
 import socket
 import sys
@@ -41,13 +42,78 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import run_layout, writing
+from . import writing
 from .checkpoint import non_finite_entries, save_checkpoint, trainer_state
-from .errors import TrainingError, name_some
+from .errors import TrainingError, UserError, name_some
 from .pictures import image_grid, plot_losses, save_gif, save_png
 from .report import closing_line, opening_lines
 from .signals import StopRequest
 from .writing import why
+
+
+# The layout of a run folder, in one place: what each file in it is called, and where a --per-class run
+# keeps its classes. Everything that reads or writes a run folder asks here.
+#
+#     OUT/checkpoint.npz      everything needed to resume (gan/checkpoint.py)
+#     OUT/metrics.csv         a row every --log-every steps
+#     OUT/samples/            epoch_NNN.png: the fixed-noise grid at step 0 and after every epoch
+#     OUT/progress.gif        those grids, in order
+#     OUT/losses.png          the curves of metrics.csv
+#
+# A --per-class run folder holds ``per_class.json`` (its Config), ``classes.png`` (one row per class) and one
+# run folder per class, ``class_KK/``.
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.csv"
+SAMPLES = "samples"
+GIF = "progress.gif"
+LOSSES = "losses.png"
+OUTPUTS = (CHECKPOINT, METRICS, GIF, LOSSES)               # what --overwrite replaces, with samples/
+PER_CLASS_CONFIG = "per_class.json"                        # what marks a --per-class run folder
+CLASSES_GRID = "classes.png"
+PER_CLASS_OUTPUTS = (PER_CLASS_CONFIG, CLASSES_GRID)
+CLASS_FOLDER = re.compile(r"class_(\d+)")
+
+
+def checkpoint_in(folder):
+    """The checkpoint of the run in ``folder``."""
+    return os.path.join(folder, CHECKPOINT)
+
+
+def is_per_class(folder):
+    """Is ``folder`` a --per-class run folder?"""
+    return os.path.isdir(folder) and os.path.isfile(os.path.join(folder, PER_CLASS_CONFIG))
+
+
+def per_class_config(folder):
+    return os.path.join(folder, PER_CLASS_CONFIG)
+
+
+def class_folder(root, k):
+    """Where class k's run lives inside a --per-class run folder: OUT/class_KK."""
+    return os.path.join(root, f"class_{k:02d}")
+
+
+def class_folders(root):
+    """{k: folder} of the class folders under ``root`` (whatever they hold)."""
+    found = {}
+    for name in sorted(os.listdir(root)):
+        match = CLASS_FOLDER.fullmatch(name)
+        if match and os.path.isdir(os.path.join(root, name)):
+            found[int(match.group(1))] = os.path.join(root, name)
+    return found
+
+
+def checkpoint_file(path):
+    """The checkpoint a person means: ``path`` itself, or ``path/checkpoint.npz`` for a run folder.
+
+    A --per-class run folder holds one checkpoint per class: a UserError says which folder to pass.
+    """
+    if not os.path.isdir(path):
+        return path
+    if is_per_class(path):
+        raise UserError(f"{path} is a --per-class run (one generator per class): pass one class's run folder, "
+                        f"e.g. {class_folder(path, 0)}")
+    return checkpoint_in(path)
 
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
@@ -74,10 +140,10 @@ class Run:
 
     def __init__(self, out, new=True, run_root=None):
         self.out, self.new, self.run_root = out, new, run_root
-        self.samples = os.path.join(out, run_layout.SAMPLES)
-        self.checkpoint = run_layout.checkpoint(out)
-        self.metrics = os.path.join(out, run_layout.METRICS)
-        self.gif = os.path.join(out, run_layout.GIF)
+        self.samples = os.path.join(out, SAMPLES)
+        self.checkpoint = checkpoint_in(out)
+        self.metrics = os.path.join(out, METRICS)
+        self.gif = os.path.join(out, GIF)
         self.stop, self.grid = None, None
 
     @contextmanager
@@ -191,7 +257,7 @@ class Run:
     def plot_losses(self):
         with open(self.metrics, newline="") as f:
             rows = list(csv.DictReader(f))
-        plot_losses(rows, os.path.join(self.out, run_layout.LOSSES))
+        plot_losses(rows, os.path.join(self.out, LOSSES))
 
 
 # ---------------------------------------------------------------------------------------------- the guards
@@ -205,7 +271,7 @@ def run_folder(out, samples=True):
     process is the only run writing there. If the body (or this) fails, what this call created (the
     folder and its missing parents, samples/, .lock) is removed again where it is still empty.
     ``samples=False``: no samples/ (a --per-class run's root: its grids are in the class folders)."""
-    created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, run_layout.SAMPLES))
+    created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, SAMPLES))
                if not os.path.lexists(path)] + missing_folders(out)
     try:
         make_folder(out, samples)
@@ -244,7 +310,7 @@ def make_folder(out, samples=True):
     if os.path.exists(out) and not os.path.isdir(out):
         raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
-        os.makedirs(os.path.join(out, run_layout.SAMPLES) if samples else out, exist_ok=True)
+        os.makedirs(os.path.join(out, SAMPLES) if samples else out, exist_ok=True)
     except OSError as e:
         raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
     writing.probe_writable(out, f"the run folder {out}", ".checkpoint-", ".npz", TrainingError)   # as a save will
@@ -252,8 +318,8 @@ def make_folder(out, samples=True):
 
 def describe_run(out):
     """"a run (mnist, step 468, epoch 1)" or "a --per-class run (mnist)" for a folder holding one; else None."""
-    checkpoint = run_layout.checkpoint(out)
-    if run_layout.is_per_class(out):
+    checkpoint = checkpoint_in(out)
+    if is_per_class(out):
         return f"a --per-class run ({per_class_dataset(out)})"
     if os.path.isfile(checkpoint):
         try:
@@ -262,7 +328,7 @@ def describe_run(out):
                 return f"a run ({cfg.get('dataset')}, step {int(f['step'])}, epoch {int(f['epoch'])})"
         except Exception:
             return "a run (a checkpoint.npz that cannot be read)"
-    if os.path.isfile(os.path.join(out, run_layout.METRICS)):
+    if os.path.isfile(os.path.join(out, METRICS)):
         return "a run (metrics.csv of a run that saved no checkpoint)"
     return None
 
@@ -270,10 +336,10 @@ def describe_run(out):
 def per_class_dataset(out):
     """The dataset a --per-class run folder's config names."""
     try:
-        with open(run_layout.per_class_config(out)) as f:
+        with open(per_class_config(out)) as f:
             return json.load(f).get("dataset")
     except (OSError, ValueError, AttributeError):
-        return f"a {run_layout.PER_CLASS_CONFIG} that cannot be read"
+        return f"a {PER_CLASS_CONFIG} that cannot be read"
 
 
 def refuse_to_replace(out, overwrite, resume_with):
@@ -287,27 +353,27 @@ def refuse_to_replace(out, overwrite, resume_with):
 def clear_outputs(out):
     """--overwrite, once the new run has started: remove the previous run's outputs (its sample grids too) and
     a previous --per-class run's (its config, classes.png, and each class folder's run), nothing else."""
-    for name in run_layout.OUTPUTS + run_layout.PER_CLASS_OUTPUTS:
+    for name in OUTPUTS + PER_CLASS_OUTPUTS:
         path = os.path.join(out, name)
         if os.path.isfile(path):
             os.remove(path)
-    for path in glob.glob(os.path.join(out, run_layout.SAMPLES, "epoch_*.png")):
+    for path in glob.glob(os.path.join(out, SAMPLES, "epoch_*.png")):
         os.remove(path)
-    for folder in run_layout.class_folders(out).values():
+    for folder in class_folders(out).values():
         clear_class_folder(folder)
 
 
 def clear_class_folder(folder):
     """One class's run of a --per-class run: its outputs, then its lock, samples/ and itself if now empty."""
     clear_outputs(folder)
-    remove_created([os.path.join(folder, LOCK_NAME), os.path.join(folder, run_layout.SAMPLES), folder])
+    remove_created([os.path.join(folder, LOCK_NAME), os.path.join(folder, SAMPLES), folder])
 
 
 def resume_folder(path):
     """The run folder ``--resume PATH`` continues: PATH itself, or the folder of PATH/checkpoint.npz."""
     if os.path.isdir(path):
         return path
-    if os.path.basename(path) == run_layout.CHECKPOINT:
+    if os.path.basename(path) == CHECKPOINT:
         return os.path.dirname(path) or "."
     if os.path.exists(path):
         raise TrainingError(f"--resume {path}: give a run folder or its checkpoint.npz (to continue from this file, "

@@ -355,19 +355,19 @@ def test_20_resume_of_a_read_only_folder_stops_before_training(finished_run, cap
 
 
 def test_the_run_folders_layout_has_one_owner(tmp_path):
-    """gan/run_layout.py names every file of a run folder and finds a --per-class run's classes, the one way:
+    """gan/run_folder.py's layout names every file of a run folder and finds a --per-class run's classes, the one way:
     class_KK folders (any number of digits), and a folder is a --per-class run by its per_class.json alone."""
-    from gan import run_layout
+    from gan import run_folder
     root = tmp_path / "run"
     for name in ("class_00", "class_07", "class_123", "class_x", "classes"):
         (root / name).mkdir(parents=True)
     (root / "class_05").write_text("a file, not a class folder")
-    assert list(run_layout.class_folders(str(root))) == [0, 7, 123]
-    assert run_layout.class_folder(str(root), 7) == str(root / "class_07")
-    assert not run_layout.is_per_class(str(root))
-    (root / run_layout.PER_CLASS_CONFIG).write_text("{}")
-    assert run_layout.is_per_class(str(root)) and not run_layout.is_per_class(str(root / "per_class.json"))
-    assert run_layout.checkpoint(str(root)) == str(root / "checkpoint.npz")
+    assert list(run_folder.class_folders(str(root))) == [0, 7, 123]
+    assert run_folder.class_folder(str(root), 7) == str(root / "class_07")
+    assert not run_folder.is_per_class(str(root))
+    (root / run_folder.PER_CLASS_CONFIG).write_text("{}")
+    assert run_folder.is_per_class(str(root)) and not run_folder.is_per_class(str(root / "per_class.json"))
+    assert run_folder.checkpoint_in(str(root)) == str(root / "checkpoint.npz")
 
 
 def test_one_class_for_conditional_or_per_class_is_said(folder, tmp_path, capsys):
