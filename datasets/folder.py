@@ -27,9 +27,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import DatasetError, name_some
+from .images import grey_or_rgb
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
-GRAYSCALE_MODES = ("1", "L", "LA")
 
 
 SHOWN = 3                        # bad files named in a message; the rest are counted
@@ -112,8 +112,8 @@ def _load_square(path, size):
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
-            image, converted = _to_8_bit(image)
-            is_gray = image.mode in GRAYSCALE_MODES
+            image, converted = grey_or_rgb(image)
+            is_gray = image.mode == "L"
             width, height = image.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
@@ -130,29 +130,6 @@ def _why(err, path):
         return err.strerror
     text = str(err).replace(repr(str(path)), "").replace(str(path), "").strip(" :")
     return text or type(err).__name__
-
-
-def _to_8_bit(image):
-    """(an image PIL can convert to RGB without clipping, what was converted or None).
-
-    16-bit greyscale ("I;16", or "I" holding values above 255) is scaled by
-    255/65535; floating point ("F") from [0, 1] (or its own maximum if larger);
-    an alpha channel is dropped.
-    """
-    mode = image.mode
-    if mode.startswith("I") or mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if mode == "F":
-            top, what = (1.0 if values.max(initial=0) <= 1.0 else values.max()), "floating point, scaled to 0..255"
-        elif mode.startswith("I;16") or values.max(initial=0) > 255:
-            top, what = 65535.0, "16-bit, scaled to 8 bits"
-        else:
-            top, what = 255.0, None
-        scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return Image.fromarray(scaled, "L"), what
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        return image, "transparent: the alpha channel was dropped"
-    return image, None
 
 
 def _classes(root, paths):

@@ -77,3 +77,28 @@ def pad_or_resize(images, image_size):
     if images.shape[-2:] != (image_size, image_size):
         images = resize(images, image_size)
     return np.ascontiguousarray(images, dtype=np.uint8)
+
+
+def grey_or_rgb(image):
+    """(a PIL image as 8-bit "L" (grey) or "RGB", what was converted or None): every image file is read this way.
+
+    Black-and-white and grey (with or without alpha) become "L"; palettes,
+    CMYK, YCbCr and colour with alpha become "RGB". 16-bit greyscale ("I;16",
+    or "I" holding values above 255) is scaled by 255/65535; floating point
+    ("F") from [0, 1] (or its own maximum if larger); an alpha channel is dropped.
+    """
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if mode == "F":
+            top, what = (1.0 if values.max(initial=0) <= 1.0 else values.max()), "floating point, scaled to 0..255"
+        elif mode.startswith("I;16") or values.max(initial=0) > 255:
+            top, what = 65535.0, "16-bit, scaled to 8 bits"
+        else:
+            top, what = 255.0, None
+        scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, "L"), what
+    what = None
+    if mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in image.info:
+        what = "transparent: the alpha channel was dropped"
+    return image.convert("L" if mode in ("1", "L", "LA") else "RGB"), what

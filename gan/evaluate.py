@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from datasets.images import grey_or_rgb
+
 from . import quality
 from .cli import use_backend, with_evaluate_defaults
 from .errors import UserError
@@ -124,34 +126,28 @@ def load_png_folder(folder):
     files = numbered_pngs(folder)
     if not files:
         raise UserError(f"no PNG images in {folder}")
-    arrays, dropped = [], 0
+    arrays, conversions = [], {}
     for f in files:
-        array, had_alpha = read_png(f)
+        array, converted = read_png(f)
         arrays.append(array)
-        dropped += had_alpha
-    if any(a.dtype != np.uint8 for a in arrays):
-        raise UserError(f"the PNG images in {folder} must be 8-bit (found {sorted({str(a.dtype) for a in arrays})}): "
-                        "score what generate writes, or a samples.npy in [-1, 1]")
+        if converted:
+            conversions[converted] = conversions.get(converted, 0) + 1
     if len({a.shape for a in arrays}) != 1:
         raise UserError(f"the PNG images in {folder} do not all have the same size")
-    if dropped:
-        note(f"{dropped} image(s) in {folder} were transparent: the alpha channel was dropped")
+    for what, count in conversions.items():
+        note(f"{count} image(s) in {folder} were {what}")
     say_if_samples_npy_disagrees(folder, len(files))
     x = np.stack(arrays)
     return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
 
 
 def read_png(path):
-    """(pixels (H, W) or (H, W, 3), had an alpha channel?): a palette becomes grey or RGB, alpha is dropped."""
+    """(pixels (H, W) or (H, W, 3) uint8, what was converted or None), read as training reads an image file."""
     from PIL import Image
     try:
         with Image.open(path) as image:
-            had_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            if image.mode in ("1", "L", "LA"):
-                image = image.convert("L")
-            elif image.mode in ("P", "PA", "RGBA", "RGBa", "CMYK", "YCbCr"):
-                image = image.convert("RGB")
-            return np.array(image), had_alpha
+            image, converted = grey_or_rgb(image)
+            return np.array(image), converted
     except Exception as e:
         raise UserError(f"{path} cannot be read as an image ({type(e).__name__}: {e})") from None
 

@@ -47,6 +47,11 @@ changed, the control, passes::
 (``old`` is text of the function's own source as ``inspect.getsource``
 shows it, dedented: copy it from there, exactly once.)
 
+``LAYER_CASES`` and ``LOSS_CASES`` are the cases every layer and loss of
+the DCGAN is checked on, one list: the tour prints them
+(``python -m examples.gradcheck_tour``), the tests check them for ``nn`` and
+``nn.fast`` (tests/test_gradients.py, which adds a sweep of convolution shapes).
+
 Everything here runs in float64 on the active backend; the finite
 differences themselves are driven from the host (NumPy), one element at a time,
 so keep the shapes tiny.
@@ -152,6 +157,55 @@ def check_loss(loss_fn, x, target, h=1e-6, seed=0):
         return np.asarray(float(loss))
 
     return rel_error(scale * backend.to_numpy(grad), numerical_gradient(f, x, scale, h))
+
+
+def away_from_zero(shape, seed=1):
+    """A random host input with every |x| >= 0.1: h = 1e-6 never straddles ReLU's kink at 0."""
+    x = np.random.default_rng(seed).standard_normal(shape)
+    return np.where(np.abs(x) < 0.1, np.sign(x) * 0.1 + x, x)
+
+
+def _with_running_stats(bn, mean, var):
+    """A BatchNorm in eval mode whose running statistics are not the defaults (0 and 1), which would hide
+    a backward that forgot them."""
+    bn.running_mean = backend.to_device(mean)
+    bn.running_var = backend.to_device(var)
+    return bn.eval()
+
+
+# Every layer of the DCGAN, one tiny instance each: (name, make(library) -> layer, input shape). ``library``
+# is a module of layers: nn, nn.fast, or a student's own (``L.Conv2d`` ...). The input is ``away_from_zero``.
+LAYER_CASES = [
+    ("Conv2d(3, 4, k=4, s=2, p=1)", lambda L: L.Conv2d(3, 4, 4, 2, 1), (2, 3, 6, 6)),          # D's down-sampling
+    ("Conv2d(3, 2, k=4, s=1, p=0)", lambda L: L.Conv2d(3, 2, 4, 1, 0, bias=False), (2, 3, 4, 4)),   # D's last
+    ("Conv2d(2, 3, k=3, s=1, p=1)", lambda L: L.Conv2d(2, 3, 3, 1, 1), (2, 2, 5, 5)),          # "same"
+    ("ConvTranspose2d(4, 3, k=4, s=2, p=1)", lambda L: L.ConvTranspose2d(4, 3, 4, 2, 1), (2, 4, 3, 3)),   # G's up
+    ("ConvTranspose2d(4, 2, k=4, s=1, p=0)", lambda L: L.ConvTranspose2d(4, 2, 4, 1, 0, bias=False),
+     (2, 4, 1, 1)),                                                                          # G's first: z -> 4x4
+    ("BatchNorm2d(3), train", lambda L: L.BatchNorm2d(3), (4, 3, 3, 2)),
+    ("BatchNorm2d(3), eval", lambda L: _with_running_stats(L.BatchNorm2d(3), [0.5, -1.0, 2.0], [0.25, 2.0, 4.0]),
+     (4, 3, 2, 2)),
+    ("BatchNorm1d(4), train", lambda L: L.BatchNorm1d(4), (5, 4)),
+    ("BatchNorm1d(2), eval", lambda L: _with_running_stats(L.BatchNorm1d(2), [0.3, -0.7], [1.5, 0.5]), (5, 2)),
+    ("Linear(4, 3)", lambda L: L.Linear(4, 3), (5, 4)),
+    ("Linear(4, 3, bias=False)", lambda L: L.Linear(4, 3, bias=False), (5, 4)),
+    ("ReLU", lambda L: L.ReLU(), (2, 3, 2, 2)),
+    ("LeakyReLU(0.2)", lambda L: L.LeakyReLU(0.2), (2, 3, 2, 2)),
+    ("Tanh", lambda L: L.Tanh(), (2, 3, 2, 2)),
+    ("Sigmoid", lambda L: L.Sigmoid(), (2, 3, 2, 2)),
+    ("Flatten", lambda L: L.Flatten(), (2, 3, 2, 2)),
+    ("Reshape(4, 2, 2)", lambda L: L.Reshape(4, 2, 2), (2, 16)),
+]
+
+# Every loss: (name, make(library) -> loss, input, target), host float64 arrays drawn once.
+_rng = np.random.default_rng(2)
+LOSS_CASES = [
+    ("BCEWithLogits", lambda L: L.BCEWithLogits(), _rng.standard_normal((6, 1)) * 4,     # fairly saturated logits
+     _rng.integers(0, 2, (6, 1)).astype(np.float64)),
+    ("BCE (probabilities)", lambda L: L.BCE(), _rng.uniform(0.05, 0.95, (6, 1)), _rng.integers(0, 2, (6, 1)).astype(np.float64)),
+    ("SoftmaxCrossEntropy", lambda L: L.SoftmaxCrossEntropy(), _rng.standard_normal((5, 4)) * 3, _rng.integers(0, 4, 5)),
+]
+del _rng
 
 
 def planted_bug(function, old, new):

@@ -8,7 +8,8 @@ For each parameter p with gradient g, at its step t = 1, 2, ...::
     v_hat = v / (1 - beta2^t)
     p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
-Parameters whose gradient is None (nothing flowed into them) are skipped,
+Parameters whose gradient is None (nothing flowed into them) are skipped;
+the gradients are cleared by the model's ``zero_grad()`` (nn/module.py), the one place that does it,
 and, as in PyTorch, t counts each parameter's own updates: a parameter that
 missed a gradient on some step is bias-corrected as the step it really is.
 ``state_dict()`` / ``load_state_dict()`` save and restore the counts and the
@@ -30,10 +31,6 @@ class Adam:
         self.steps = {}             # parameter name -> its own t (updates it has had)
         self.m = {}
         self.v = {}
-
-    def zero_grad(self):
-        for p in self.params.values():
-            p.grad = None
 
     def step(self):
         """One Adam update of every parameter that has a gradient, in place: ``p.data`` stays the same

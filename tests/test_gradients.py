@@ -10,7 +10,7 @@ import pytest
 import nn
 import nn.fast
 from nn import backend
-from nn.gradcheck import check_layer, check_loss
+from nn.gradcheck import LAYER_CASES, LOSS_CASES, away_from_zero, check_layer, check_loss
 
 TOL = 1e-6
 
@@ -24,7 +24,7 @@ def lib(request):
 def prefix(lib):
     return "fast " if lib is nn.fast else ""
 
-# (in, out, kernel, stride, padding, bias, input height/width)
+# Beyond LAYER_CASES, a sweep of convolution shapes: (in, out, kernel, stride, padding, bias, input height/width)
 CONV_CASES = [
     (2, 3, 4, 2, 1, True, 6),     # DCGAN's down/up-sampling layer
     (3, 2, 4, 1, 0, False, 4),    # DCGAN's first/last layer (4x4 -> 1x1)
@@ -58,71 +58,25 @@ def test_conv_transpose2d(xp_backend, lib, record_error, cin, cout, k, s, p, bia
     assert max(errors.values()) < TOL, errors
 
 
-def test_batchnorm2d_train(xp_backend, lib, record_error):
-    errors = check_layer(lib.BatchNorm2d(3), (4, 3, 3, 2))
-    record_error(prefix(lib) + "BatchNorm2d train", errors)
-    assert max(errors.values()) < TOL, errors
-
-
-def test_batchnorm2d_eval(xp_backend, lib, record_error):
-    bn = lib.BatchNorm2d(3)
-    bn.running_mean = nn.backend.to_device([0.5, -1.0, 2.0])
-    bn.running_var = nn.backend.to_device([0.25, 2.0, 4.0])
-    bn.eval()
-    errors = check_layer(bn, (4, 3, 2, 2))
-    record_error(prefix(lib) + "BatchNorm2d eval", errors)
-    assert max(errors.values()) < TOL, errors
-
-
-def test_batchnorm1d_train(xp_backend, lib, record_error):
-    errors = check_layer(lib.BatchNorm1d(4), (5, 4))
-    record_error(prefix(lib) + "BatchNorm1d train", errors)
-    assert max(errors.values()) < TOL, errors
-
-
-def test_batchnorm1d_eval(xp_backend, lib, record_error):
-    bn = lib.BatchNorm1d(2)
-    bn.running_mean = nn.backend.to_device([0.3, -0.7])
-    bn.running_var = nn.backend.to_device([1.5, 0.5])
-    errors = check_layer(bn.eval(), (5, 2))
-    record_error(prefix(lib) + "BatchNorm1d eval", errors)
-    assert max(errors.values()) < TOL, errors
-
-
-@pytest.mark.parametrize("bias", [True, False])
-def test_linear(xp_backend, lib, record_error, bias):
-    errors = check_layer(lib.Linear(4, 3, bias=bias), (5, 4))
-    record_error(prefix(lib) + f"Linear(4,3,bias={bias})", errors)
-    assert max(errors.values()) < TOL, errors
-
-
-def _away_from_zero(shape, seed=1):
-    """Inputs with |x| >= 0.1, so that h = 1e-6 never straddles ReLU's kink."""
-    x = np.random.default_rng(seed).standard_normal(shape)
-    return np.where(np.abs(x) < 0.1, np.sign(x) * 0.1 + x, x)
-
-
-@pytest.mark.parametrize("make", [lambda L: L.ReLU(), lambda L: L.LeakyReLU(0.2), lambda L: L.Tanh(),
-                                  lambda L: L.Sigmoid()], ids=["ReLU", "LeakyReLU", "Tanh", "Sigmoid"])
-def test_activations(xp_backend, lib, record_error, make):
+@pytest.mark.parametrize("name,make,shape", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
+def test_every_layer(xp_backend, lib, record_error, name, make, shape):
+    """nn/gradcheck.py's LAYER_CASES, the cases the tour prints, for this library."""
     layer = make(lib)
-    x = _away_from_zero((2, 3, 2, 2)) * 2
-    errors = check_layer(layer, x.shape, x=x)
-    record_error(prefix(lib) + type(layer).__name__, errors)
+    errors = check_layer(layer, shape, x=away_from_zero(shape))
+    record_error(prefix(lib) + name, errors)
+    assert set(errors) == {"x"} | {n for n, _ in layer.named_parameters()}
     assert max(errors.values()) < TOL, errors
 
 
-@pytest.mark.parametrize("make,shape", [(lambda L: L.Flatten(), (2, 3, 2, 2)), (lambda L: L.Reshape(4, 2, 2), (2, 16))],
-                         ids=["Flatten", "Reshape"])
-def test_reshapes(xp_backend, lib, record_error, make, shape):
-    layer = make(lib)
-    errors = check_layer(layer, shape)
-    record_error(prefix(lib) + type(layer).__name__, errors)
-    assert max(errors.values()) < TOL, errors
+@pytest.mark.parametrize("name,make,x,target", LOSS_CASES, ids=[case[0] for case in LOSS_CASES])
+def test_every_loss(xp_backend, lib, record_error, name, make, x, target):
+    err = check_loss(make(lib), x, target)
+    record_error(prefix(lib) + name, {"x": err})
+    assert err < TOL
 
 
 @pytest.mark.parametrize("target", ["random", 1.0, 0.0, 0.9])
-def test_bce_with_logits(xp_backend, lib, record_error, target):
+def test_bce_with_logits_every_target(xp_backend, lib, record_error, target):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((6, 1)) * 4            # includes fairly saturated logits
     t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
@@ -132,7 +86,7 @@ def test_bce_with_logits(xp_backend, lib, record_error, target):
 
 
 @pytest.mark.parametrize("target", ["random", 1.0, 0.0])
-def test_bce(xp_backend, lib, record_error, target):
+def test_bce_every_target(xp_backend, lib, record_error, target):
     rng = np.random.default_rng(3)
     p = rng.uniform(0.05, 0.95, (6, 1))
     t = rng.integers(0, 2, (6, 1)).astype(np.float64) if target == "random" else target
@@ -156,15 +110,6 @@ def test_small_dcgan_end_to_end(xp_backend, lib, record_error):
     errors = check_layer(G, (3, 4, 1, 1))
     record_error(prefix(lib) + "tiny G (convT+BN+ReLU+Tanh)", errors)
     assert max(errors.values()) < TOL, errors
-
-
-def test_softmax_cross_entropy(xp_backend, lib, record_error):
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((5, 4)) * 3
-    labels = rng.integers(0, 4, 5)
-    err = check_loss(lib.SoftmaxCrossEntropy(), x, labels)
-    record_error(prefix(lib) + "SoftmaxCrossEntropy", {"x": err})
-    assert err < TOL
 
 
 def test_softmax_cross_entropy_values_and_stability(xp_backend, lib):

@@ -87,7 +87,7 @@ def test_the_reason_is_brief_and_does_not_repeat_the_path(tmp_path, capsys):
     assert "junk.png (cannot identify image file)" in err and str(tmp_path / "junk.png") not in err
 
 
-@pytest.mark.parametrize("make, mean, note", [
+MODES = pytest.mark.parametrize("make, mean, note", [
     (lambda: Image.fromarray(np.full((8, 8), 257 * 100, np.uint16)), 100, "16-bit, scaled to 8 bits"),
     (lambda: Image.fromarray(np.full((8, 8), 200, np.uint16)), 1, "16-bit, scaled to 8 bits"),   # dark, not bright
     (lambda: Image.new("LA", (8, 8), (90, 0)), 90, "alpha channel was dropped"),
@@ -95,6 +95,9 @@ def test_the_reason_is_brief_and_does_not_repeat_the_path(tmp_path, capsys):
     (lambda: Image.new("L", (8, 8), 90).convert("P"), 90, None),
     (lambda: Image.new("1", (8, 8), 1), 255, None),
 ], ids=["I;16", "I;16-dark", "LA", "RGBA", "P", "1"])
+
+
+@MODES
 def test_each_pil_mode_is_scaled_from_its_real_range(tmp_path, capsys, make, mean, note):
     make().save(tmp_path / "x.png")
     images, _ = load_dataset("folder", data_dir=tmp_path, image_size=32)
@@ -105,6 +108,20 @@ def test_each_pil_mode_is_scaled_from_its_real_range(tmp_path, capsys, make, mea
         assert err.count("\n") == 1
     else:
         assert err == ""
+
+
+@MODES
+def test_evaluate_reads_a_png_folder_as_training_reads_images(tmp_path, capsys, make, mean, note):
+    """``evaluate --samples FOLDER`` takes every PIL mode the way the training data does (datasets.images.grey_or_rgb,
+    the one reader): same pixel values, same note."""
+    from gan.evaluate import load_png_folder
+    make().save(tmp_path / "00000.png")
+    make().save(tmp_path / "00001.png")
+    x = load_png_folder(str(tmp_path))
+    assert x.dtype == np.uint8 and x.shape[:2] in ((2, 1), (2, 3)) and abs(float(x.mean()) - mean) <= 1
+    err = capsys.readouterr().err
+    assert (err.startswith(f"note: 2 image(s) in {tmp_path} were ") and note in err and err.count("\n") == 1
+            if note else err == "")
 
 
 def test_a_palette_image_with_a_transparent_index_says_so(tmp_path, capsys):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import nn
+from nn.gradcheck import LAYER_CASES
 from gan import models
 from nn import backend
 
@@ -10,17 +11,6 @@ from nn import backend
 def tiny_model():
     return nn.Sequential(nn.Conv2d(1, 2, 4, 2, 1), nn.BatchNorm2d(2), nn.LeakyReLU(0.2),
                          nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.BatchNorm1d(3), nn.Sigmoid())
-
-
-ALL_LAYERS = [
-    (lambda: nn.Conv2d(2, 3, 4, 2, 1), (2, 2, 8, 8)),
-    (lambda: nn.ConvTranspose2d(2, 3, 4, 2, 1), (2, 2, 4, 4)),
-    (lambda: nn.BatchNorm2d(2), (3, 2, 4, 4)),
-    (lambda: nn.BatchNorm1d(2), (3, 2)),
-    (lambda: nn.Linear(4, 3), (2, 4)),
-    (nn.ReLU, (2, 3)), (lambda: nn.LeakyReLU(0.2), (2, 3)), (nn.Tanh, (2, 3)), (nn.Sigmoid, (2, 3)),
-    (nn.Flatten, (2, 3, 2, 2)), (lambda: nn.Reshape(3, 4), (2, 12)),
-]
 
 
 def test_named_parameters_and_buffers():
@@ -32,9 +22,9 @@ def test_named_parameters_and_buffers():
     assert model.num_parameters() == 2 * 16 + 2 + 4 + 32 * 3 + 3 + 6
 
 
-@pytest.mark.parametrize("make,shape", ALL_LAYERS)
-def test_float32_in_float32_out_and_grads(xp_backend, make, shape):
-    layer = make()
+@pytest.mark.parametrize("name,make,shape", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
+def test_float32_in_float32_out_and_grads(xp_backend, name, make, shape):
+    layer = make(nn)
     x = backend.randn(shape)
     y = layer.forward(x)
     dx = layer.backward(backend.randn(tuple(y.shape)))
@@ -98,8 +88,8 @@ def test_two_forward_backward_pairs_accumulate(xp_backend):
 
 
 def test_backward_does_not_mutate_incoming_gradient(xp_backend):
-    for make, shape in ALL_LAYERS:
-        layer = make()
+    for _, make, shape in LAYER_CASES:
+        layer = make(nn)
         y = layer.forward(backend.randn(shape))
         dy = backend.randn(tuple(y.shape))
         before = backend.to_numpy(dy).copy()
@@ -205,10 +195,13 @@ def test_frozen_running_stats_keeps_batch_statistics_and_state(xp_backend):
     assert float(backend.to_numpy(bn.running_var)[0]) != 1.0
 
 
-@pytest.mark.parametrize("make,shape", ALL_LAYERS[:5])
-def test_skipping_gradients_changes_nothing_else(xp_backend, make, shape):
+WITH_PARAMETERS = [case for case in LAYER_CASES if list(case[1](nn).parameters())]
+
+
+@pytest.mark.parametrize("name,make,shape", WITH_PARAMETERS, ids=[case[0] for case in WITH_PARAMETERS])
+def test_skipping_gradients_changes_nothing_else(xp_backend, name, make, shape):
     """requires_grad_(False) skips weight grads, needs_input_grad = False skips dx; the rest is identical."""
-    layer = make()
+    layer = make(nn)
     x = backend.randn(shape)
     y = layer.forward(x)
     dy = backend.randn(tuple(y.shape))

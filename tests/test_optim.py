@@ -41,15 +41,14 @@ def test_adam_two_steps_by_hand(xp_backend):
     assert opt.t == 2
 
 
-def test_adam_skips_params_without_grad_and_zero_grad(xp_backend):
+def test_adam_skips_params_without_grad(xp_backend):
     p = _one_param([1.0], [1.0])
     q = _one_param([5.0], [1.0])
     q.grad = None
     opt = nn.Adam([("p", p), ("q", q)], lr=0.1)
     opt.step()
     assert float(backend.to_numpy(q.data)[0]) == 5.0
-    opt.zero_grad()
-    assert p.grad is None
+    assert float(backend.to_numpy(p.data)[0]) != 1.0
 
 
 def test_adam_state_dict_round_trip_resumes_exactly(xp_backend):
