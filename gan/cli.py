@@ -112,6 +112,26 @@ def path_text(text):
     return text
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose refusal is one line, ``error: ...``, saying where the flags are listed (exit 2)."""
+
+    def error(self, message):
+        command = self.prog if self.prog.startswith("python") else f"python {self.prog}"
+        print(f"error: {message} ('{command} --help' lists the flags)", file=sys.stderr)
+        sys.exit(2)
+
+
+def command_parser(prog, description, **kwargs):
+    """The argument parser of every program here (dcgan.py and its commands, examples/, benchmarks/).
+
+    ``allow_abbrev=False``: argparse would otherwise take ``--batch 64`` for ``--batch-size 64`` and
+    ``--ng`` for ``--ngf``, so a typo could silently become another flag; here a flag is spelled in full
+    or refused in one line (``CommandParser``). Defaults are shown in --help.
+    """
+    return CommandParser(prog=prog, description=description, allow_abbrev=False,
+                         formatter_class=kwargs.pop("formatter_class", HelpFormatter), **kwargs)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" except where there is no default worth showing."""
 
@@ -145,11 +165,11 @@ EMA_DECAY = 0.99            # measured best of 0.99, 0.999, 0.9999 on Fashion-MN
 
 
 def train_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py", formatter_class=HelpFormatter,
-        description="Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
-                    "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
-                    "'python dcgan.py evaluate --help' measures sample quality.")
+    p = command_parser(
+        "dcgan.py",
+        "Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
+        "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
+        "'python dcgan.py evaluate --help' measures sample quality.")
     add_backend_flag(p)
     p.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
                    help="the layers G and D are built from: nn (nn/'s readable layers, what the reading order "
@@ -242,18 +262,28 @@ FIXED_ON_RESUME = [("--dataset", "dataset"), ("--image-size", "image_size"), ("-
                    ("--strict-data", "strict_data"), ("--ema", "ema")]
 
 
-def refuse_flags_without_effect(args, resume_folder=None):
-    """Flags that would be ignored without a word stop the run in one line instead: --overwrite with
-    --resume, --resume into another --out, --classifier without --eval-every. ``resume_folder``: the run
-    folder --resume names."""
+def refuse_flags_without_effect(args):
+    """Flags that contradict each other, or would be ignored without a word, stop the run in one line
+    instead, before anything is read. ``args.given``: the flags typed."""
+    given = getattr(args, "given", set())
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite replaces one: give one of them")
-    if resume_folder is not None and args.out and os.path.realpath(args.out) != os.path.realpath(resume_folder):
+    if {"--ema", "--no-ema"} <= given:
+        raise UserError("--ema DECAY keeps an averaged generator and --no-ema keeps none: give one of them")
+    for flag in ("--classifier", "--eval-n"):
+        if flag in given and not args.eval_every:
+            raise UserError(f"{flag} is only used by --eval-every K (scores every K epochs): "
+                            f"add --eval-every, or leave {flag} out")
+    if args.strict_data and args.dataset != "folder" and not args.resume:
+        raise UserError(f"--strict-data is for --dataset folder (an unreadable image stops the run instead of being "
+                        f"skipped); {args.dataset}'s files are checked whole (MD5 or format): leave --strict-data out")
+
+
+def refuse_another_out(args, resume_folder):
+    """--resume with an --out that is not the run's own folder (``resume_folder``) is refused: a run stays in its folder."""
+    if args.out and os.path.realpath(args.out) != os.path.realpath(resume_folder):
         raise UserError(f"--resume continues the run in its own folder {resume_folder}, not in --out {args.out}: "
                         f"copy the folder to {args.out} and --resume that, or leave --out out")
-    if args.classifier and not args.eval_every:
-        raise UserError("--classifier is only used by --eval-every K (scores every K epochs): "
-                        "add --eval-every, or leave --classifier out")
 
 
 def ignored_on_resume(saved, args, given):
@@ -266,11 +296,11 @@ def ignored_on_resume(saved, args, given):
 # ------------------------------------------------------------------------------- generate's and evaluate's
 
 def generate_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py generate", formatter_class=HelpFormatter,
-        description="Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
-                    "float32 in [-1, 1], grid.png and generated.json (what drew them); optionally a "
-                    "latent-space interpolation GIF.")
+    p = command_parser(
+        "dcgan.py generate",
+        "Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
+        "float32 in [-1, 1], grid.png and generated.json (what drew them); optionally a "
+        "latent-space interpolation GIF.")
     p.add_argument("--checkpoint", required=True,
                    help="a checkpoint.npz written by training, or a run folder (a --per-class run's folder too)")
     p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
@@ -296,11 +326,11 @@ EVALUATE_DEFAULTS = {"n": 10000, "seed": 0, "bn_stats": "batch", "generator": "a
 
 
 def evaluate_parser():
-    p = argparse.ArgumentParser(
-        prog="dcgan.py evaluate", formatter_class=HelpFormatter,
-        description="Score generated images with a classifier trained by examples/train_classifier.py: "
-                    "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
-                    "floor), class coverage and mean confidence.")
+    p = command_parser(
+        "dcgan.py evaluate",
+        "Score generated images with a classifier trained by examples/train_classifier.py: "
+        "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
+        "floor), class coverage and mean confidence.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="sample --n images from this checkpoint (or run folder; a "
                                              "--per-class run folder: an equal share from every class)")

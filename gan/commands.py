@@ -10,7 +10,8 @@ import sys
 from . import evaluate, generate
 from .checkpoint import checkpoint_config, config_from_json, load_resumable
 from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_parser, ignored_on_resume,
-                  pytorch_spellings, refuse_flags_without_effect, run_command, train_parser, use_backend)
+                  pytorch_spellings, refuse_another_out, refuse_flags_without_effect, run_command, train_parser,
+                  use_backend)
 from .config import resumed
 from .errors import TrainingError
 from .models import model_table, use_layers
@@ -43,8 +44,10 @@ def train_main(args, train):
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
     use_backend(args.backend)
     use_layers(args.layers)
+    refuse_flags_without_effect(args)
     out = resume_folder(args.resume) if args.resume else None
-    refuse_flags_without_effect(args, out)
+    if out is not None:
+        refuse_another_out(args, out)
     resume_state = None
     if out is not None and is_per_class(out):
         with open(per_class_config(out)) as f:

@@ -80,3 +80,41 @@ def test_a_closed_pipe_is_a_quiet_exit_not_a_bug():
     done = subprocess.run(f"{sys.executable} dcgan.py --show-model | head -0; echo ${{PIPESTATUS[0]}}", shell=True,
                           cwd=root, capture_output=True, text=True, executable="/bin/bash")
     assert done.stdout == "141\n" and done.stderr == "", (done.stdout, done.stderr)
+
+
+def dcgan_main(argv):
+    """dcgan.py's main on ``argv``, in this process; SystemExit (argparse's refusal) becomes its code."""
+    import dcgan
+    try:
+        return dcgan.main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--batch", "64"], "unrecognized arguments: --batch 64"),                      # no abbreviations
+    (["--ng", "16"], "unrecognized arguments: --ng 16"),
+    (["generate", "--check", "x", "--out", "y"], "the following arguments are required: --checkpoint"),
+    (["evaluate", "--sampl", "x.npy", "--classifier", "c.npz"], "one of the arguments --checkpoint --samples"),
+    (["--epochs", "x"], "argument --epochs: 'x' is not an integer"),
+])
+def test_a_flag_is_spelled_in_full_or_refused_in_one_line(capsys, argv, says):
+    """argparse would take --batch for --batch-size: a typo silently became another flag. And its refusal was
+    the whole usage text, then the error: now one line that says where the flags are listed."""
+    assert dcgan_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "--help' lists the flags" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--ema", "0.5", "--no-ema"], "--ema DECAY keeps an averaged generator and --no-ema keeps none"),
+    (["--eval-n", "5"], "--eval-n is only used by --eval-every K"),
+    (["--classifier", "c.npz"], "--classifier is only used by --eval-every K"),
+    (["--strict-data"], "--strict-data is for --dataset folder"),
+    (["--resume", "x", "--overwrite"], "--resume continues a run and --overwrite replaces one"),
+])
+def test_flags_that_contradict_or_do_nothing_are_refused(tmp_path, capsys, argv, says):
+    assert dcgan_main([*argv, "--out", str(tmp_path / "run")] if "--resume" not in argv else argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
