@@ -16,7 +16,7 @@ from .config import resumed
 from .errors import TrainingError
 from .models import model_table, use_layers
 from .per_class import train_per_class
-from .run_folder import checkpoint_in, is_per_class, per_class_config, resume_folder
+from .run_folder import check_resumable, checkpoint_in, is_per_class, per_class_config, resume_folder
 
 
 def note_ignored_flags(cfg, args):
@@ -57,6 +57,7 @@ def train_main(args, train):
             return show_model(cfg)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
+        check_resumable(out)
         ckpt = checkpoint_in(out)
         resume_state = load_resumable(ckpt)
         cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)

@@ -269,17 +269,26 @@ LOCK_NAME = ".lock"
 def run_folder(out, samples=True):
     """``with run_folder(out): ...``: the run folder exists, a checkpoint can be saved in it, and this
     process is the only run writing there. If the body (or this) fails, what this call created (the
-    folder and its missing parents, samples/, .lock) is removed again where it is still empty.
+    folder and its missing parents, samples/, .lock) is removed again where it is still empty, while the
+    lock is still held. A run refused because another holds the folder removes nothing: what is there is
+    the other run's, even what both saw missing a moment before.
     ``samples=False``: no samples/ (a --per-class run's root: its grids are in the class folders)."""
     created = [path for path in (os.path.join(out, LOCK_NAME), os.path.join(out, SAMPLES))
                if not os.path.lexists(path)] + missing_folders(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
-        make_folder(out, samples)
-        with RunLock(out):
-            yield
-    except BaseException:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
         remove_created(created)
-        raise
+        raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
+    with RunLock(out):                                   # refused: nothing removed
+        try:
+            make_folder(out, samples)
+            yield
+        except BaseException:
+            remove_created(created)
+            raise
 
 
 def missing_folders(path):
@@ -307,8 +316,6 @@ def remove_created(paths):
 def make_folder(out, samples=True):
     """Create the run folder (and samples/) and check that a checkpoint can be saved in it, or say in one
     line why not (before any training: a read-only folder would otherwise fail only at the first save)."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise TrainingError(f"--out {out} is a file, not a folder: choose another --out")
     try:
         os.makedirs(os.path.join(out, SAMPLES) if samples else out, exist_ok=True)
     except OSError as e:
@@ -317,7 +324,9 @@ def make_folder(out, samples=True):
 
 
 def describe_run(out):
-    """"a run (mnist, step 468, epoch 1)" or "a --per-class run (mnist)" for a folder holding one; else None."""
+    """"a run (mnist, step 468, epoch 1)" or "a --per-class run (mnist)" for a folder holding one, or "a run's
+    outputs without a checkpoint (...)" for what a run writes (metrics.csv, grids, the GIF, the loss plot, class
+    folders) where no checkpoint is; else None."""
     checkpoint = checkpoint_in(out)
     if is_per_class(out):
         return f"a --per-class run ({per_class_dataset(out)})"
@@ -328,9 +337,22 @@ def describe_run(out):
                 return f"a run ({cfg.get('dataset')}, step {int(f['step'])}, epoch {int(f['epoch'])})"
         except Exception:
             return "a run (a checkpoint.npz that cannot be read)"
-    if os.path.isfile(os.path.join(out, METRICS)):
-        return "a run (metrics.csv of a run that saved no checkpoint)"
-    return None
+    left = run_outputs(out)
+    return f"{NO_CHECKPOINT} ({name_some(left)})" if left else None
+
+
+NO_CHECKPOINT = "a run's outputs without a checkpoint"
+
+
+def run_outputs(out):
+    """What a run (or a --per-class run) writes that ``out`` holds, checkpoint aside: names, for a message."""
+    found = [name for name in OUTPUTS + PER_CLASS_OUTPUTS if name != CHECKPOINT and os.path.lexists(os.path.join(out, name))]
+    grids = glob.glob(os.path.join(out, SAMPLES, "epoch_*.png"))
+    if grids:
+        found.append(f"{len(grids)} grid(s) in {SAMPLES}/")
+    found += [os.path.basename(folder) + "/" for folder in class_folders(out).values() if os.listdir(folder)] \
+        if os.path.isdir(out) else []
+    return found
 
 
 def per_class_dataset(out):
@@ -346,8 +368,10 @@ def refuse_to_replace(out, overwrite, resume_with):
     """A new run stops here, in one line, if ``out`` holds a run and --overwrite was not given."""
     existing = describe_run(out)
     if existing and not overwrite:
-        raise TrainingError(f"{out} already holds {existing}: continue it with --resume {shlex.quote(resume_with)}, "
-                            "choose another --out, or pass --overwrite to replace it")
+        go_on = ("" if existing.startswith(NO_CHECKPOINT) else
+                 f"continue it with --resume {shlex.quote(resume_with)}, ")
+        raise TrainingError(f"{out} already holds {existing}: {go_on}choose another --out, or pass --overwrite to "
+                            "replace it")
 
 
 def clear_outputs(out):
@@ -379,6 +403,46 @@ def resume_folder(path):
         raise TrainingError(f"--resume {path}: give a run folder or its checkpoint.npz (to continue from this file, "
                             "copy it into a folder as checkpoint.npz and --resume that folder)")
     raise TrainingError(f"--resume {path} does not exist: give a run folder or its checkpoint.npz")
+
+
+def check_resumable(out):
+    """--resume OUT where OUT has no checkpoint: one line saying why and what to do (a run still before its
+    first save names the process holding the folder; a run killed before it is started again). One class
+    of a --per-class run is resumed through the whole run, which knows the class's data."""
+    parent = os.path.dirname(os.path.abspath(out))
+    if is_per_class(parent) and CLASS_FOLDER.fullmatch(os.path.basename(os.path.abspath(out))):
+        root = os.path.dirname(out.rstrip(os.sep)) or "."
+        raise TrainingError(f"{out} is one class of the --per-class run {root}: --resume {shlex.quote(root)} "
+                            "continues every class that has not finished")
+    if os.path.isfile(checkpoint_in(out)):
+        return
+    if os.path.isdir(checkpoint_in(out)):
+        raise TrainingError(f"{checkpoint_in(out)} is a folder, not a checkpoint: --resume needs the file a run saved")
+    holder = lock_holder(out)
+    if holder:
+        raise TrainingError(f"{out} has no checkpoint yet: it is in use by {holder}, a run still before its first "
+                            "save; wait for it (or stop it: it saves and stops), then --resume")
+    left = run_outputs(out)
+    if left:
+        raise TrainingError(f"{out} has no checkpoint to resume ({NO_CHECKPOINT}: {name_some(left)}; the run "
+                            f"was stopped before its first save): start it again with --out {shlex.quote(out)} "
+                            "--overwrite")
+    raise TrainingError(f"{out} holds no run (no {CHECKPOINT}): give a run folder or its checkpoint.npz")
+
+
+def lock_holder(out):
+    """Who holds ``out``'s run lock now ("process 123 on host since ..."), or None if no run holds it."""
+    path = os.path.join(out, LOCK_NAME)
+    try:
+        with open(path) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return f.read().strip() or "another process"
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return None
+    return None
 
 
 def remove_orphans(out):

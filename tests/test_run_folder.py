@@ -251,3 +251,64 @@ def test_the_start_up_handlers_load_before_numpy():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_run_refused_because_the_folder_is_in_use_removes_nothing(folder, tmp_path, monkeypatch, capsys):
+    """Two runs started at once into a new folder: both see it missing, one wins the lock. The refused one used
+    to remove what it had seen missing (the winner's folder, samples/ and .lock: the winner then crashed);
+    now it removes nothing. The winner is made to take the lock just before the loser tries to."""
+    out = tmp_path / "race" / "run"
+    winner, real_enter = RunLock(str(out)), RunLock.__enter__
+
+    def winner_first(self):
+        if self is not winner and not hasattr(winner, "file"):
+            (out / "samples").mkdir(parents=True, exist_ok=True)
+            real_enter(winner)
+        return real_enter(self)
+
+    monkeypatch.setattr(RunLock, "__enter__", winner_first)
+    try:
+        assert train(folder, out, "--max-steps", "1") == 1
+        assert "is in use by process" in capsys.readouterr().err
+        assert (out / "samples").is_dir() and (out / ".lock").read_text().startswith(f"process {os.getpid()}")
+        assert os.path.samefile(out / ".lock", winner.path)            # the very file the winner holds
+    finally:
+        winner.__exit__(None, None, None)
+
+
+def test_a_folder_holding_a_runs_pictures_but_no_checkpoint_is_refused(folder, finished_run, capsys):
+    """The grids, the GIF, the loss plot are a run's too: without --overwrite they are kept, and the message does
+    not suggest --resume (there is nothing to resume)."""
+    os.remove(finished_run / "checkpoint.npz")
+    os.remove(finished_run / "metrics.csv")
+    kept = sorted(os.listdir(finished_run / "samples")) + sorted(os.listdir(finished_run))
+    capsys.readouterr()
+    assert train(folder, finished_run, "--max-steps", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {finished_run} already holds a run's outputs without a checkpoint (")
+    assert "progress.gif" in err and "losses.png" in err and "grid(s) in samples/" in err and "--resume" not in err
+    assert sorted(os.listdir(finished_run / "samples")) + sorted(os.listdir(finished_run)) == kept
+
+
+def test_resuming_a_folder_without_a_checkpoint_says_why(folder, finished_run, tmp_path, capsys):
+    os.remove(finished_run / "checkpoint.npz")
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "has no checkpoint to resume" in err and "--overwrite" in err and err.count("\n") == 1, err
+    with RunLock(str(finished_run)):                               # a run still before its first save
+        assert dcgan.main(["--resume", str(finished_run), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"has no checkpoint yet: it is in use by process {os.getpid()}" in err and err.count("\n") == 1, err
+    os.mkdir(finished_run / "checkpoint.npz")
+    assert dcgan.main(["--resume", str(finished_run), "--no-progress"]) == 1
+    assert "is a folder, not a checkpoint" in capsys.readouterr().err
+
+
+def test_resuming_one_class_of_a_per_class_run_points_to_the_whole_run(folder, tmp_path, capsys):
+    out = tmp_path / "pc"
+    assert train(folder, out, "--per-class", "--epochs", "1") == 0
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(out / "class_00"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / 'class_00'} is one class of the --per-class run {out}: --resume {out}"), err
