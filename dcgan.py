@@ -39,7 +39,7 @@ import sys
 
 from gan.signals import quiet_start   # the standard library only: installed before NumPy loads
 
-if __name__ == "__main__":             # Ctrl-C (and for training SIGTERM) during the imports: one line
+if __name__ == "__main__":             # Ctrl-C and SIGTERM during the imports: one line
     quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"]))
 
 import dataclasses  # noqa: E402 (after the handlers above, on purpose)

@@ -347,7 +347,9 @@ def evaluate_parser():
     p.add_argument("--bn-stats", default=None, choices=["batch", "running"], help="as in generate (default batch)")
     add_generator_flag(p, default=None)
     add_backend_flag(p)
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON (a new file)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--json may replace an earlier evaluate's result (never any other file)")
     return p
 
 

@@ -22,8 +22,10 @@ from . import quality
 from .cli import use_backend, with_evaluate_defaults
 from .errors import UserError
 from .generate import GENERATED, SavedModel
-from .writing import holds_python_objects, numpy_file_kind, output_file, write_atomically, write_json
+from .writing import (holds_python_objects, json_with_keys, numpy_file_kind, output_file, write_atomically,
+                      write_json)
 
+RESULT_KEYS = ("fcd", "class_histogram", "dataset")           # what marks a file as evaluate's --json
 TOLERANCE = 1e-3                   # float samples may overshoot [-1, 1] by rounding, not more
 
 
@@ -31,10 +33,14 @@ def evaluate(args):
     use_backend(args.backend)
     args = with_evaluate_defaults(args)
     classifier = quality.load_classifier(args.classifier)          # the inputs first, then the work
+    model = SavedModel(args.checkpoint, args.generator) if args.checkpoint else None
     if args.json:
-        output_file(args.json, "--json")
-    if args.checkpoint:
-        model = SavedModel(args.checkpoint, args.generator)
+        output_file(args.json, "--json", overwrite=args.overwrite, what="an earlier evaluate's result",
+                    inputs=[args.classifier, args.samples, *(model.files if model else [])],
+                    ours=json_with_keys(*RESULT_KEYS))
+    elif args.overwrite:
+        raise UserError("--overwrite is for --json (an earlier evaluate's result): leave it out")
+    if model:
         cfg = model.cfg
         dataset = real_dataset(args, cfg, classifier[1])
         quality.check_classifier_fits(classifier, dataset, cfg.image_size, cfg.nc)     # before sampling
@@ -50,7 +56,7 @@ def evaluate(args):
     result["dataset"] = dataset
     print(quality.format_table(result, quality.CLASS_NAMES.get(dataset)))
     if args.json:
-        write_atomically(args.json, lambda tmp: write_json(tmp, result))
+        write_atomically(args.json, lambda tmp: write_json(tmp, result), replace=args.overwrite)
         print(f"wrote {args.json}")
 
 

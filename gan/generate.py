@@ -7,6 +7,7 @@ optionally a latent-space walk, all at once (staged in a temp folder, then
 renamed into place), and never over the output of an earlier generate unless
 ``--overwrite``. ``generated.json`` (``GENERATED``) says what drew them.
 """
+import json
 import os
 import shutil
 
@@ -19,7 +20,8 @@ from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
 from .run_folder import checkpoint_file, checkpoint_in, class_folder, class_folders, is_per_class
-from .writing import StagedFolder, output_folder, write_json
+from .errors import name_some
+from .writing import FolderLock, StagedFolder, output_folder, write_json
 
 GENERATED = "generated.json"
 GENERATE_OUTPUTS = ("samples.npy", "labels.npy", "grid.png", "classes.png", "interpolation.gif", GENERATED)
@@ -40,9 +42,11 @@ class SavedModel:
             if not self.classes:
                 raise UserError(f"{path}: a per-class run without any class checkpoint yet")
             self._generators = {}
+            self.files = [checkpoint_in(class_folder(path, k)) for k in self.classes]
             self.cfg = self.class_generator(self.classes[0])[0]      # what the data said (channels), unlike per_class.json
             return
         ckpt = checkpoint_file(path)
+        self.files = [ckpt]                                         # the files read: a program's inputs
         self.cfg, self.G, _ = load_models(load_checkpoint(ckpt), ckpt, generator)
         self.n_classes = self.cfg.n_classes
         self.classes = list(range(self.n_classes))
@@ -98,8 +102,20 @@ def check_finite(images, source):
 
 
 def earlier_output(out):
-    """The files an earlier generate wrote into ``out``: its numbered PNGs and ``GENERATE_OUTPUTS``."""
-    names = os.listdir(out)
+    """The files an earlier generate wrote into ``out``, as its generated.json lists them ("files"); a
+    generated.json older than that list: its numbered PNGs and ``GENERATE_OUTPUTS``. No generated.json:
+    nothing here is generate's."""
+    manifest = os.path.join(out, GENERATED)
+    if not os.path.isfile(manifest):
+        return []
+    try:
+        with open(manifest) as f:
+            listed = json.load(f).get("files")
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        listed = None
+    names = set(os.listdir(out))
+    if isinstance(listed, list) and all(isinstance(n, str) and os.path.basename(n) == n for n in listed):
+        return sorted(names & (set(listed) | {GENERATED}))
     return sorted(n for n in names if n in GENERATE_OUTPUTS or (n.endswith(".png") and n[:-4].isdigit()))
 
 
@@ -110,10 +126,14 @@ def describe_output(names):
 
 
 def prepare_out(args, model):
-    """--out made, writable, free of an earlier generate's output (unless --overwrite) and with room for
-    samples.npy; returns the earlier output's file names (what --overwrite replaces)."""
+    """--out made, writable, holding nothing but an earlier generate's output (and that only with --overwrite),
+    with room for samples.npy; returns the earlier output's file names (what --overwrite replaces)."""
     output_folder(args.out)
     earlier = earlier_output(args.out)
+    others = sorted(n for n in os.listdir(args.out) if n not in earlier and not n.startswith("."))
+    if others:
+        raise UserError(f"{args.out} holds files generate did not write ({name_some(others)}): nothing there is "
+                        "replaced or mixed with samples; choose a new or empty --out")
     if earlier and not args.overwrite:
         raise UserError(f"{args.out} already holds the output of an earlier generate ({describe_output(earlier)}): "
                         "choose another --out, or pass --overwrite to replace it")
@@ -143,14 +163,9 @@ def interpolation_frames(model, args, rng):
     return frames + frames[-2:0:-1]
 
 
-def generate(args):
-    use_backend(args.backend)
-    model = SavedModel(args.checkpoint, args.generator)
-    model.check_class(args.class_index)
-    if args.interpolate and model.per_class and args.class_index is None:
-        raise UserError(f"--interpolate walks one generator, and {args.checkpoint} is a --per-class run (one per "
-                        f"class): add --class K, K one of {', '.join(map(str, model.classes))}")
-    model.check_fits(args.n)
+def write_samples(args, model):
+    """Draw the samples and write them into --out, all at once: (the earlier output it replaced, the images,
+    classes.png's rows or None, interpolation.gif's frames or None). --out is checked again under the lock."""
     earlier = prepare_out(args, model)
     rng = np.random.default_rng(args.seed)
     images, labels = model.generate(args.n, rng, args.bn_stats, args.class_index)
@@ -171,10 +186,25 @@ def generate(args):
             stage.write("classes.png", lambda path: save_png(image_grid(np.concatenate(rows)), path))
         if frames is not None:
             stage.write("interpolation.gif", lambda path: save_gif(frames, path, duration_ms=120))
+        about["files"] = sorted(stage.names + [GENERATED])           # what --overwrite may replace, and only that
         stage.write(GENERATED, lambda path: write_json(path, about))
         stage.commit()
         for name in set(earlier) - set(stage.names):       # --overwrite: the earlier output is replaced whole
             os.remove(os.path.join(args.out, name))
+    return earlier, images, rows, frames
+
+
+def generate(args):
+    use_backend(args.backend)
+    model = SavedModel(args.checkpoint, args.generator)
+    model.check_class(args.class_index)
+    if args.interpolate and model.per_class and args.class_index is None:
+        raise UserError(f"--interpolate walks one generator, and {args.checkpoint} is a --per-class run (one per "
+                        f"class): add --class K, K one of {', '.join(map(str, model.classes))}")
+    model.check_fits(args.n)
+    prepare_out(args, model)                 # refused before a .lock is put into a folder that is not generate's
+    with FolderLock(args.out, f"--out {args.out}", remove=True):     # one generate at a time in a folder
+        earlier, images, rows, frames = write_samples(args, model)
     replaced = f" (replacing an earlier generate's {describe_output(earlier)})" if earlier else ""
     print(f"wrote {args.n} images, samples.npy {images.shape} and grid.png to {args.out}{replaced}")
     if rows is not None:

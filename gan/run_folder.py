@@ -28,14 +28,12 @@ The guards: one run per folder at a time, no run replaced unasked, no temp files
   folder or its checkpoint.npz.
 """
 import csv
-import fcntl
 import glob
 import json
 import math
 import os
 import re
 import shlex
-import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -262,7 +260,7 @@ class Run:
 
 # ---------------------------------------------------------------------------------------------- the guards
 
-LOCK_NAME = ".lock"
+LOCK_NAME = writing.LOCK_NAME
 
 
 @contextmanager
@@ -418,7 +416,7 @@ def check_resumable(out):
         return
     if os.path.isdir(checkpoint_in(out)):
         raise TrainingError(f"{checkpoint_in(out)} is a folder, not a checkpoint: --resume needs the file a run saved")
-    holder = lock_holder(out)
+    holder = writing.lock_holder(out)
     if holder:
         raise TrainingError(f"{out} has no checkpoint yet: it is in use by {holder}, a run still before its first "
                             "save; wait for it (or stop it: it saves and stops), then --resume")
@@ -430,21 +428,6 @@ def check_resumable(out):
     raise TrainingError(f"{out} holds no run (no {CHECKPOINT}): give a run folder or its checkpoint.npz")
 
 
-def lock_holder(out):
-    """Who holds ``out``'s run lock now ("process 123 on host since ..."), or None if no run holds it."""
-    path = os.path.join(out, LOCK_NAME)
-    try:
-        with open(path) as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return f.read().strip() or "another process"
-            fcntl.flock(f, fcntl.LOCK_UN)
-    except OSError:
-        return None
-    return None
-
-
 def remove_orphans(out):
     """Delete temp files of an interrupted checkpoint save; returns how many."""
     orphans = glob.glob(os.path.join(out, ".checkpoint-*.npz"))
@@ -453,28 +436,8 @@ def remove_orphans(out):
     return len(orphans)
 
 
-class RunLock:
-    """``with RunLock(out): ...``: this process is the only run writing to ``out``."""
+class RunLock(writing.FolderLock):
+    """``with RunLock(out): ...``: this process is the only run writing to ``out`` (writing.FolderLock)."""
 
     def __init__(self, out):
-        self.path = os.path.join(out, LOCK_NAME)
-
-    def __enter__(self):
-        self.file = open(self.path, "a+")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.file.seek(0)
-            holder = self.file.read().strip() or "another process"
-            self.file.close()
-            raise TrainingError(f"the run folder {os.path.dirname(self.path)} is in use by {holder}: "
-                                "wait for it to finish, or choose another --out") from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        self.file.flush()
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()
+        super().__init__(out, f"the run folder {out}", TrainingError)

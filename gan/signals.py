@@ -2,8 +2,9 @@
 
 * ``quiet_start(train)``, called by dcgan.py before NumPy loads: Ctrl-C
   during the slow imports prints ``interrupted`` instead of a traceback
-  (``one_line_on_ctrl_c``), and for the train command SIGTERM prints one
-  line and exits 143 (``stop_on_sigterm``).
+  (``one_line_on_ctrl_c``), and SIGTERM prints one line and exits 143
+  (``stop_on_sigterm`` for the train command, ``stop_writing_on_sigterm``
+  for generate and evaluate, whose half-written output is removed on the way out).
 * ``StopRequest``: during training, the first Ctrl-C or SIGTERM asks the
   loop to stop after the current step and save; a second aborts at once.
 
@@ -15,10 +16,10 @@ import sys
 
 
 def quiet_start(train):
-    """Install the start-up handlers: the Ctrl-C excepthook, and (``train``: the train command) the SIGTERM one."""
+    """Install the start-up handlers: the Ctrl-C excepthook, and the SIGTERM one (``train``: the train command,
+    whose training loop later hears SIGTERM itself; else generate or evaluate)."""
     sys.excepthook = one_line_on_ctrl_c
-    if train:
-        signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm if train else stop_writing_on_sigterm)
 
 
 def one_line_on_ctrl_c(kind, value, tb):
@@ -39,6 +40,14 @@ def stop_on_sigterm(signum, frame):
     exit 143, as SIGTERM's default would, but saying so. Nothing unsaved is lost then: a run folder is changed
     only once training starts, and during training ``StopRequest`` handles SIGTERM itself (save, then stop)."""
     print("stopped by SIGTERM while no training ran: nothing was lost", file=sys.stderr)
+    sys.exit(128 + signum)
+
+
+def stop_writing_on_sigterm(signum, frame):
+    """SIGTERM in generate or evaluate: one line and exit 143, through SystemExit, so that what is being written
+    is cleaned up on the way out (a staged output folder removed, a temp file deleted): their outputs appear whole
+    or not at all."""
+    print("stopped by SIGTERM: nothing was written (what was half-written is removed)", file=sys.stderr)
     sys.exit(128 + signum)
 
 

@@ -13,13 +13,24 @@ long work, staged folders, and a NumPy file's kind.
   (``write_json`` is the usual ``write``).
 * ``StagedFolder`` collects a set of files in a hidden temp folder and moves
   them into place only once all of them are written.
+* ``FolderLock(folder)``: one writer at a time in a folder.
+
+The output policy of every program here (docs/protection.md, "What a program writes"):
+never onto one of its own inputs (``inputs=`` of ``output_file``); an existing
+output only with ``--overwrite``, and only when it is what this program wrote
+(``ours=``); anything else in the way is refused in one line; one writer at a
+time (``FolderLock``; a single file is put in place with ``replace=False`` unless
+replacing was asked, so that two writers racing for a new name cannot both win).
 """
+import fcntl
 import glob
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import time
 
 from .errors import UserError, why
 
@@ -70,10 +81,25 @@ def output_folder(path, flag="--out"):
     return path
 
 
-def output_file(path, flag="--out"):
-    """Prove that the file ``path`` can be written (its folder is created), or one line why not."""
+def output_file(path, flag="--out", inputs=(), overwrite=False, ours=None, what="an earlier run's output"):
+    """Prove that the file ``path`` can be written (its folder is created), or one line why not.
+
+    ``inputs``: the files this program reads (paths or None): ``path`` may be none of them. An existing
+    ``path`` is refused unless ``overwrite`` and ``ours(path)`` says it is this program's output (``what``).
+    """
     if os.path.isdir(path):
         raise UserError(f"{flag} {path} is a folder: give a file name, e.g. {os.path.join(path, 'name')}")
+    for given in inputs:
+        if given and os.path.exists(given) and os.path.exists(path) and os.path.samefile(given, path):
+            raise UserError(f"{flag} {path} is one of this command's inputs ({given}): writing there would "
+                            f"destroy it; choose another {flag}")
+    if os.path.lexists(path):
+        if not (ours and ours(path)):
+            raise UserError(f"{flag} {path} already exists and is not {what}: choose another {flag} "
+                            "(nothing of yours is replaced)")
+        if not overwrite:
+            raise UserError(f"{flag} {path} already holds {what}: choose another {flag}, or pass --overwrite "
+                            "to replace it")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -83,12 +109,26 @@ def output_file(path, flag="--out"):
     return path
 
 
-def write_atomically(path, write, prefix=None, if_it_fails="nothing was written there"):
+def json_with_keys(*keys):
+    """An ``ours`` for ``output_file``: is the file a JSON object holding ``keys`` (what the program writes)?"""
+    def ours(path):
+        try:
+            with open(path) as f:
+                value = json.load(f)
+        except (OSError, ValueError, UnicodeDecodeError):
+            return False
+        return isinstance(value, dict) and all(key in value for key in keys)
+    return ours
+
+
+def write_atomically(path, write, prefix=None, if_it_fails="nothing was written there", replace=True):
     """``write(tmp)`` fills a temp file beside ``path`` (same extension; named ``prefix``..., by default
     .NAME.), renamed over ``path`` once complete: the one atomic write of every file the programs write.
 
     On any failure the temp file is removed and ``path`` is as it was; an OSError (a full disk, a
-    read-only folder) becomes one line, "could not write PATH (why); ``if_it_fails``".
+    read-only folder) becomes one line, "could not write PATH (why); ``if_it_fails``". ``replace=False``:
+    ``path`` must still not exist (another program may have written it meanwhile): it is linked into
+    place, which fails instead of replacing.
     """
     folder, name = os.path.split(os.path.abspath(path))
     try:
@@ -99,7 +139,13 @@ def write_atomically(path, write, prefix=None, if_it_fails="nothing was written 
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())            # mkstemp makes it private; an output is not
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    except FileExistsError:
+        raise UserError(f"{path} appeared while this program ran (another program wrote it): it was left as it "
+                        f"is, and this result was not saved; run again with another output name") from None
     except OSError as e:
         raise UserError(f"could not write {path} ({why(e)}); {if_it_fails}") from None
     finally:
@@ -178,3 +224,60 @@ def process_runs(pid):
     except PermissionError:                       # it runs, as another user
         return True
     return True
+
+
+LOCK_NAME = ".lock"
+
+
+class FolderLock:
+    """``with FolderLock(folder, "--out FOLDER"): ...``: this process is the only writer in ``folder``.
+
+    An exclusive ``flock`` on FOLDER/.lock: the kernel drops it when the process ends, however it ends
+    (even ``kill -9``), so a stale lock cannot block the next writer; the file only says who held it last
+    (pid, host, start time). A second writer is refused in one line (``error``) naming the first.
+    ``remove=True``: the lock file goes when the lock does (an output folder keeps only its outputs); a
+    writer that locked a file just removed that way finds it no longer at the path and counts as refused.
+    """
+
+    def __init__(self, folder, what=None, error=UserError, remove=False):
+        self.path = os.path.join(folder, LOCK_NAME)
+        self.what, self.error, self.remove = what or folder, error, remove
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(self.file.fileno()).st_ino != os.stat(self.path).st_ino:
+                raise OSError("the lock file was replaced meanwhile")
+        except OSError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            del self.file
+            raise self.error(f"{self.what} is in use by {holder}: wait for it to finish, or choose another "
+                             "--out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        if self.remove:
+            os.remove(self.path)                   # before unlocking: the next writer makes a new lock file
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def lock_holder(folder):
+    """Who holds ``folder``'s lock now ("process 123 on host since ..."), or None if nobody does."""
+    try:
+        with open(os.path.join(folder, LOCK_NAME)) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return f.read().strip() or "another process"
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return None
+    return None
