@@ -11,9 +11,10 @@ The batches are read straight out of the tarball, so nothing is extracted.
 With ``data_dir`` the tarball, or an already extracted
 ``cifar-10-batches-py`` folder, is taken from there and nothing is downloaded.
 A local tarball is checked for what it is (gzip and tar intact, each batch a
-uint8 (n, 3072) array with n labels), not by its MD5: a valid one that is not
-the published file is used, with one ``note:`` line.  Downloads are
-MD5-checked.
+dict holding a uint8 (n, 3072) array, n > 0, and n labels, each an integer
+0..9), not by its MD5: a valid one that is not the published file is used,
+with one ``note:`` line.  Downloads are MD5-checked, and their batches are
+checked the same way.
 """
 import io
 import pickle
@@ -25,13 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from .download import download_to_cache
-from .errors import DatasetError, why
+from .errors import DatasetError, name_some, why
 from .hashing import md5_file
 
 TARBALL = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 CHECKSUMS = {TARBALL: "c58f30108f718f92721af3b95e74349a"}
+PIXELS = 3 * 32 * 32                       # the values of one image: a row of a batch's b"data"
+CLASSES = 10                               # labels are the class numbers 0 .. 9
 BATCHES = {
     "train": tuple(f"data_batch_{i}" for i in range(1, 6)),
     "test": ("test_batch",),
@@ -119,6 +122,7 @@ class _BatchUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),                        # bytes in protocol-2 pickles
+        ("__builtin__", "bytes"),                     # empty bytes in protocol-2 pickles (an empty array)
     }
 
     def find_class(self, module, name):
@@ -128,13 +132,68 @@ class _BatchUnpickler(pickle.Unpickler):
 
 
 def _unpickle_batch(payload, name):
-    """``(data (n, 3072) uint8, labels (n,))`` from one pickled batch."""
+    """``(data (n, 3072) uint8, labels (n,) int64)`` from one pickled batch, every field checked.
+
+    A batch is a dict whose ``b"data"`` is uint8 rows of 3072 values, one per image, and whose
+    ``b"labels"`` is one class number 0 .. 9 per image: anything else is refused here, in one line
+    naming the file, rather than becoming a traceback in training (a label of -1 or "cat") or
+    silently wrong data (the label "3", or 1.5, read as a class).
+    """
     try:
         batch = _BatchUnpickler(io.BytesIO(payload), encoding="bytes").load()
-        data = np.asarray(batch[b"data"])
-        labels = np.asarray(batch[b"labels"])
     except Exception as err:  # a damaged pickle can fail in many different ways
         raise DatasetError(f"{name} is not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
-        raise DatasetError(f"{name} is not a CIFAR-10 batch (data {data.dtype} {data.shape}, labels {labels.shape})")
-    return data, labels
+    data, labels = _fields(batch, name)
+    data = _check_data(_as_array(data, "image data", name), name)
+    return data, _check_labels(_as_array(labels, "labels", name), len(data), name)
+
+
+def _fields(batch, name):
+    """The batch's ``b"data"`` and ``b"labels"``: a batch is a dict that has both."""
+    if not isinstance(batch, dict):
+        raise DatasetError(f"{name} is not a CIFAR-10 batch: it holds a {type(batch).__name__}, "
+                           f"not a dict with b'data' and b'labels'")
+    missing = [key for key in (b"data", b"labels") if key not in batch]
+    if missing:
+        raise DatasetError(f"{name} is not a CIFAR-10 batch: it has no {' or '.join(map(repr, missing))} "
+                           f"(its keys: {name_some([repr(key) for key in batch], 5) or 'none'})")
+    return batch[b"data"], batch[b"labels"]
+
+
+def _as_array(value, what, name):
+    """``value`` as a NumPy array; a ragged list, say, cannot be one."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise DatasetError(f"{name} is not a CIFAR-10 batch: its {what} cannot be read as an array ({err})") from None
+
+
+def _check_data(data, name):
+    """``data`` if it is uint8 rows of 3072 values (1024 red, 1024 green, 1024 blue), one row per image, and at
+    least one row."""
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
+        raise DatasetError(f"{name} is not a CIFAR-10 batch: its image data is {data.dtype} {data.shape}; "
+                           f"CIFAR-10's are uint8 rows of {PIXELS} values (3x32x32), one row per image")
+    if len(data) == 0:
+        raise DatasetError(f"{name} holds no images")
+    return data
+
+
+def _check_labels(labels, n, name):
+    """One class number per image, each an integer 0 .. 9 (not a bool, float or string: NumPy would quietly
+    turn True, 1.5 or "3" into a class); returned as int64.  The first bad label is named, with its image."""
+    if labels.shape != (n,):
+        got = (f"{len(labels)} labels" if labels.ndim == 1
+               else f"labels of shape {labels.shape}, not one label per image")
+        raise DatasetError(f"{name} holds {n} images but {got}")
+    for i, label in enumerate(labels.tolist()):
+        if not _is_class_number(label):
+            raise DatasetError(f"{name} holds the label {label!r} for image {i}; CIFAR-10's labels are the "
+                               f"class numbers 0 .. {CLASSES - 1}")
+    return labels.astype(np.int64)
+
+
+def _is_class_number(label):
+    """True for an integer 0 .. CLASSES - 1 (Python's or NumPy's; a bool is no class number)."""
+    integer = isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_))
+    return integer and 0 <= label < CLASSES

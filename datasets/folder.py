@@ -2,17 +2,21 @@
 
 Every file whose name ends in .png, .jpg or .jpeg (any case) anywhere under
 ``data_dir`` is loaded, turned upright by its EXIF orientation, cropped to
-the centred largest square and resized to ``image_size`` with Lanczos
-filtering.  The result is RGB (C=3), unless every image is grayscale, in
+the centred largest square (never squashed) and resized to ``image_size``
+with Lanczos filtering; one ``note:`` line counts the images far from square
+(more than 2:1), whose crop cut off more than half, and names the one that
+lost the most.  The result is RGB (C=3), unless every image is grayscale, in
 which case it is C=1.  Transparency is dropped; 16-bit and floating-point
 images are scaled from their real range to 0..255 (never clipped); each
 conversion is said once, with a count.
 
 A file that cannot be read as an image (or a subfolder that cannot be
-listed, a broken link, a named pipe) is skipped, and one ``warning:`` line
-says how many, which (the first few), why in a few words, and which classes
-lost every image; ``strict=True`` (``--strict-data``) refuses instead.
-Finding no readable image at all is always an error.
+listed, a broken link, a named pipe, an image over PIL's pixel limit
+against decompression bombs, ``PIL.Image.MAX_IMAGE_PIXELS``) is skipped,
+and one ``warning:`` line says how many, which (the first few), why in a
+few words, and which classes lost every image; ``strict=True``
+(``--strict-data``) refuses instead.  Finding no readable image at all is
+always an error.
 
 Labels follow the torchvision ``ImageFolder`` convention: the images in the
 first-level subfolder ``data_dir/<class>/...`` get the index of ``<class>``
@@ -20,8 +24,11 @@ among the sorted class names, and images lying directly in ``data_dir`` form
 one more class named ".".  A flat folder of images therefore has all labels 0.
 """
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -33,6 +40,16 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 SHOWN = 3                        # bad files named in a message; the rest are counted
+FAR_FROM_SQUARE = 2              # a longer side more than this many times the shorter: the crop is said in a note
+
+
+class Square(NamedTuple):
+    """One image file, loaded: its centre square resized, and what the note lines say about it."""
+
+    pixels: np.ndarray           # (size, size, 3) uint8
+    is_gray: bool
+    converted: object            # what was converted ("16-bit, scaled to 8 bits"), or None
+    original: tuple              # (width, height) before the crop, upright
 
 
 def load_folder(data_dir, image_size, strict=False):
@@ -44,19 +61,23 @@ def load_folder(data_dir, image_size, strict=False):
     if not paths and not bad:
         raise DatasetError(f"no PNG or JPEG images found in {root} (searched subfolders too)")
 
-    pixels, kept, conversions, grayscale = [], [], {}, True
+    pixels, kept, conversions, grayscale, far = [], [], {}, True, []
     for path in paths:
         try:
-            square, is_gray, converted = _load_square(path, image_size)
+            square = _load_square(path, image_size)
         except DatasetError as err:
             bad.append((path, str(err)))
             continue
-        pixels.append(square)
+        pixels.append(square.pixels)
         kept.append(path)
-        grayscale = grayscale and is_gray
-        if converted:
-            conversions[converted] = conversions.get(converted, 0) + 1
+        grayscale = grayscale and square.is_gray
+        if square.converted:
+            conversions[square.converted] = conversions.get(square.converted, 0) + 1
+        if _far_from_square(*square.original):
+            far.append((path, square.original))
     _report(root, paths, kept, bad, conversions, strict)
+    if far:
+        print(_crop_note(root, far), file=sys.stderr)
     images = np.stack(pixels).transpose(0, 3, 1, 2)  # NHWC -> NCHW
     if grayscale:
         images = images[:, :1]  # the three channels of a gray image are equal
@@ -108,20 +129,58 @@ def _refuse_or_warn(root, paths, kept, bad, strict):
 
 
 def _load_square(path, size):
-    """``(pixels (size, size, 3) uint8, was it grayscale?, what was converted or None)`` for one file."""
+    """The ``Square`` of one file; ``DatasetError`` with a short reason if it cannot be read.
+
+    PIL's DecompressionBombWarning (over ``Image.MAX_IMAGE_PIXELS``) is made an error here, so such a
+    file is refused like any unreadable one, by name, rather than warned about without one and loaded.
+    """
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            image, converted = grey_or_rgb(image)
-            is_gray = image.mode == "L"
-            width, height = image.size
-            side = min(width, height)
-            left, top = (width - side) // 2, (height - side) // 2
-            box = (left, top, left + side, top + side)  # the centred square
-            square = image.crop(box).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-            return np.asarray(square), is_gray, converted
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = ImageOps.exif_transpose(image)
+                image, converted = grey_or_rgb(image)
+                is_gray = image.mode == "L"
+                square = _centre_square(image).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+                return Square(np.asarray(square), is_gray, converted, image.size)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise DatasetError(_too_large(err)) from None
     except Exception as err:  # PIL raises many different errors for bad files
         raise DatasetError(_why(err, path)) from None
+
+
+def _centre_square(image):
+    """The largest square in the middle of ``image``: what a far-from-square image loses is said by _crop_note."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
+def _far_from_square(width, height):
+    """True if the longer side is more than FAR_FROM_SQUARE times the shorter: the crop cuts more than half."""
+    return max(width, height) > FAR_FROM_SQUARE * min(width, height)
+
+
+def _crop_note(root, far):
+    """One ``note:`` line for the ``far`` [(path, (width, height))]: how many, and the one whose crop cut the most."""
+    path, (width, height) = max(far, key=lambda item: _cut(*item[1]))
+    side = min(width, height)
+    return (f"note: {len(far)} image(s) in {root} were far from square (more than {FAR_FROM_SQUARE}:1), so "
+            f"centre-cropping them to a square cut off up to {int(100 * _cut(width, height))}% of each (the most: "
+            f"{path.relative_to(root)}, {width}x{height} cropped to {side}x{side})")
+
+
+def _cut(width, height):
+    """The share of an image's pixels that its centre square leaves out (0.75 for 28x112)."""
+    return 1 - min(width, height) / max(width, height)
+
+
+def _too_large(err):
+    """PIL's decompression-bomb warning or error in a few words: its text names no file (the caller's line does)."""
+    pixels = re.search(r"\((\d+) pixels\)", str(err))     # PIL: "Image size (144000000 pixels) exceeds limit ..."
+    count = f"{pixels.group(1)} pixels, over" if pixels else "over"
+    return f"too large: {count} PIL's limit of {Image.MAX_IMAGE_PIXELS} against decompression bombs"
 
 
 def _why(err, path):

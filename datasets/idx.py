@@ -14,6 +14,7 @@ The files are usually distributed gzipped; ``read_idx`` recognises gzip data
 by its first two bytes and decompresses it first.
 """
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -41,7 +42,9 @@ def read_idx(source, name=None):
     ``source`` is a path or the file's bytes; ``name`` is what error messages
     call it (default: the path, or "IDX data").  Raises ``DatasetError`` if the
     data cannot be decompressed, has a bad magic number, or its payload is not
-    exactly as long as the header's sizes say.
+    exactly as long as the header's sizes say (cut short, or with bytes after
+    the data).  What the array must hold (MNIST's 28x28 images, labels 0..9)
+    is for its reader to check (``mnist.py``).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or "IDX data"
@@ -57,17 +60,29 @@ def read_idx(source, name=None):
         data = gunzip(data, name)
 
     dtype, shape, header_size = _header(data, name)
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header_size
+    _check_length(len(data) - header_size, dtype, shape, name)
+    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+
+
+def _check_length(actual, dtype, shape, name):
+    """The ``actual`` bytes after the header must be exactly what its sizes promise: not fewer (a file cut
+    short, or a damaged size), not more (a damaged size, or data appended).
+
+    The product is Python's exact one: sizes of up to 2**32 - 1 each would wrap around in 64 bits (to 0,
+    say, and a header-only file would pass).
+    """
+    expected = math.prod(shape) * dtype.itemsize
+    dims = "x".join(map(str, shape))
     if actual and 0 in shape:
         raise DatasetError(f"{name} is corrupt: its IDX header says {len(shape)} dimensions, {shape.count(0)} of "
                            f"them of size 0, yet {actual} bytes of data follow (a damaged dimension count, byte 4?)")
-    if actual != expected:
-        raise DatasetError(
-            f"{name} is corrupt or truncated: its header promises {expected} bytes "
-            f"of {'x'.join(map(str, shape))} {dtype.name} data but it holds {actual}")
-    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+    if actual < expected:
+        raise DatasetError(f"{name} is corrupt or truncated: its header promises {expected} bytes "
+                           f"of {dims} {dtype.name} data but it holds {actual}")
+    if actual > expected:
+        raise DatasetError(f"{name} is corrupt: {actual - expected} bytes follow the {expected} bytes of {dims} "
+                           f"{dtype.name} data its IDX header promises (a damaged header, or data appended?)")
 
 
 def _header(data, name):

@@ -12,11 +12,12 @@ Where the files come from:
 * ``data_dir`` given: from that folder only, never from the network.  Each
   file may be gzipped (``name.gz``) or not (``name``).  A local file is
   checked for what it is, not for what it hashes to: gzip integrity, the
-  IDX magic number, sizes that match the header exactly, images N x H x W
-  uint8 with N > 0, as many labels as images, labels 0 .. 999.  A damaged
-  file is refused in one line (and nothing else is printed); a valid split
-  that is not the published one (a subset of MNIST, EMNIST digits, KMNIST,
-  Fashion-MNIST given as MNIST, your own data in this format) is used, with
+  IDX magic number, sizes that match the header exactly (no byte missing,
+  none left over), images N x 28 x 28 uint8 with N > 0, as many labels as
+  images, labels integers 0 .. 9.  A damaged file is refused in one line
+  (and nothing else is printed); a valid split that is not the published
+  one (a subset of MNIST, EMNIST digits, KMNIST, Fashion-MNIST given as
+  MNIST, your own 28x28 images of ten classes in this format) is used, with
   one ``note:`` line naming its files and, if their MD5s are another known
   dataset's, whose they are.  The dataset's name only decides where
   downloads come from.
@@ -89,7 +90,8 @@ FASHION_MNIST = IdxDataset(
 
 
 KNOWN = (MNIST, FASHION_MNIST)          # what a local file's MD5 is compared with, to say what it is
-MAX_CLASSES = 1000                      # a larger label is no class number (a conditional D gets one channel per class)
+IMAGE_SIZE = 28                         # both datasets' images are 28x28 (padded to 32x32 for training)
+CLASSES = 10                            # both have ten classes, labelled 0 .. 9
 
 
 def load_idx_dataset(dataset, split, data_dir=None, cache_dir=None, mirrors=None, checksums=None):
@@ -105,12 +107,12 @@ def load_idx_dataset(dataset, split, data_dir=None, cache_dir=None, mirrors=None
     if data_dir is not None:
         paths = _local_files(Path(data_dir), names)
         (images, image_md5s), (labels, label_md5s) = (_read_local(path) for path in paths)
-        _check_shapes(images, labels, *paths)
+        _check_shapes(images, labels, *paths, dataset.title)
         _note_unpublished(paths, (image_md5s, label_md5s), checksums, dataset.title, images.shape)
     else:
         paths = [_cached_file(dataset, Path(cache_dir), name, mirrors, checksums) for name in names]
         images, labels = (read_idx(path) for path in paths)
-        _check_shapes(images, labels, *paths)
+        _check_shapes(images, labels, *paths, dataset.title)
     return images[:, None, :, :], labels.astype(np.int64)
 
 
@@ -180,18 +182,40 @@ def _cached_file(dataset, cache_dir, name, mirrors, checksums):
                              f"pointing at the folder that holds them")
 
 
-def _check_shapes(images, labels, images_path, labels_path):
-    """Images must be N x H x W uint8, N > 0; labels N class numbers 0 .. MAX_CLASSES - 1."""
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DatasetError(f"{images_path} does not hold uint8 N x H x W images (got {images.dtype} {images.shape})")
-    if len(images) == 0:
-        raise DatasetError(f"{images_path} holds no images (its header says 0)")
+def _check_shapes(images, labels, images_path, labels_path, title):
+    """The two files must be one split of ``title``: N > 0 images of 28x28 uint8 and N labels 0 .. 9.
+
+    Each check is one line naming the file: what ``read_idx`` accepts is only a
+    well-formed IDX file, which may hold 0x0 images (training would see blank
+    padding) or a label of 10 (a conditional model would get an 11th, empty class).
+    """
+    _check_images(images, images_path, title)
     if labels.ndim != 1:
         raise DatasetError(f"{labels_path} does not hold a list of labels (got shape {labels.shape})")
     if len(images) != len(labels):
         raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
-    if labels.dtype.kind not in "iu" or (len(labels) and labels.min() < 0):
-        raise DatasetError(f"{labels_path} does not hold class numbers 0, 1, 2, ... (got {labels.dtype})")
-    if labels.max() >= MAX_CLASSES:
-        raise DatasetError(f"{labels_path} holds the label {labels.max()}; class numbers 0 .. {MAX_CLASSES - 1} "
-                           f"are expected (is it a labels file?)")
+    _check_labels(labels, labels_path, title)
+
+
+def _check_images(images, path, title):
+    """N x 28 x 28 uint8 (the IDX type 0x08 and 3 dimensions of MNIST's image files), N > 0."""
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DatasetError(f"{path} does not hold uint8 N x H x W images (got {images.dtype} {images.shape})")
+    if len(images) == 0:
+        raise DatasetError(f"{path} holds no images (its header says 0)")
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DatasetError(f"{path} holds {len(images)} images of {images.shape[1]}x{images.shape[2]} pixels; "
+                           f"{title}'s images are {IMAGE_SIZE}x{IMAGE_SIZE} (a damaged header? images of another size "
+                           "train with --dataset folder)")
+
+
+def _check_labels(labels, path, title):
+    """Integers 0 .. CLASSES - 1: the first label outside is named, with the image it belongs to."""
+    if labels.dtype.kind not in "iu":
+        raise DatasetError(f"{path} holds {labels.dtype} labels; {title}'s labels are the class numbers "
+                           f"0 .. {CLASSES - 1} (IDX type 0x08, unsigned bytes)")
+    outside = np.flatnonzero((labels < 0) | (labels >= CLASSES))
+    if outside.size:
+        first = outside[0]
+        raise DatasetError(f"{path} holds the label {labels[first]} for image {first}; {title}'s labels are the "
+                           f"class numbers 0 .. {CLASSES - 1}")

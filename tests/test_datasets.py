@@ -9,8 +9,10 @@ import gzip
 import hashlib
 import http.server
 import io
+import math
 import pickle
 import socket
+import struct
 import tarfile
 import threading
 from pathlib import Path
@@ -168,6 +170,24 @@ def test_idx_truncated_payload(tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DatasetError, match="short-idx is corrupt or truncated"):
         read_idx(path)
+
+
+def test_idx_trailing_bytes_are_not_called_truncated(tmp_path):
+    path = write_idx(tmp_path / "long-idx", np.zeros((4, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes() + bytes(3))
+    with pytest.raises(DatasetError, match=r"long-idx is corrupt: 3 bytes follow the 3136 bytes of 4x28x28 uint8 "
+                                           r"data its IDX header promises \(a damaged header, or data appended"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("dims", [(2**32 - 1,) * 3, (2**16,) * 4], ids=["2^96 bytes", "2^64 bytes"])
+def test_idx_header_with_huge_sizes_is_refused_in_one_line(dims):
+    """Sizes whose product overflows 64 bits: counted exactly (no wrap-around to 0 bytes, no reshape traceback)."""
+    header = struct.pack(f">BBBB{len(dims)}I", 0, 0, 0x08, len(dims), *dims)
+    expected = math.prod(dims)
+    with pytest.raises(DatasetError, match=rf"IDX data is corrupt or truncated: its header promises {expected} bytes "
+                                           rf"of {'x'.join(map(str, dims))} uint8 data but it holds 0$"):
+        read_idx(header)
 
 
 def test_idx_truncated_gzip(tmp_path):

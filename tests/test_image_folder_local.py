@@ -136,3 +136,69 @@ def test_a_refusal_comes_alone_without_conversion_notes(tmp_path, capsys):
     with pytest.raises(DatasetError, match="1 unreadable file"):
         load_dataset("folder", data_dir=tmp_path, image_size=32, strict=True)
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------
+# What is done to an image is said: a crop that cuts most of it, a file too large to open
+# --------------------------------------------------------------------------
+
+def test_a_far_from_square_image_is_cropped_not_squashed_and_said(tmp_path, capsys):
+    """A 28x112 strip keeps its middle 28x28 square (75% of it is cut): one note says so, with the numbers."""
+    strip = np.zeros((112, 28), np.uint8)
+    strip[42:70] = 200                                   # the middle square is grey, the rest black
+    Image.fromarray(strip).save(tmp_path / "strip.png")
+    gray(tmp_path / "square.png", value=200, size=28)
+    images, _ = load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert images.shape == (2, 1, 32, 32) and (images == 200).all()    # squashed, it would be mostly black
+    assert capsys.readouterr().err == (f"note: 1 image(s) in {tmp_path} were far from square (more than 2:1), so "
+                                       f"centre-cropping them to a square cut off up to 75% of each (the most: "
+                                       f"strip.png, 28x112 cropped to 28x28)\n")
+
+
+def test_several_far_from_square_images_are_counted_in_one_note(tmp_path, capsys):
+    Image.new("L", (90, 30), 50).save(tmp_path / "wide.png")        # 3:1, 67% cut
+    (tmp_path / "cats").mkdir()
+    Image.new("L", (10, 100), 50).save(tmp_path / "cats" / "tall.png")   # 10:1, 90% cut: the most
+    images, _ = load_dataset("folder", data_dir=tmp_path, image_size=16)
+    assert len(images) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"note: 2 image(s) in {tmp_path} were far from square")
+    assert "cut off up to 90% of each (the most: cats/tall.png, 10x100 cropped to 10x10)" in err
+
+
+def test_images_up_to_2_to_1_are_cropped_without_a_note(tmp_path, capsys):
+    """The folder dataset crops to a square by design (its docstring, --help): only a crop of more than half is said."""
+    Image.new("L", (56, 28), 50).save(tmp_path / "two-to-one.png")
+    Image.new("L", (40, 30), 50).save(tmp_path / "photo.png")
+    load_dataset("folder", data_dir=tmp_path, image_size=32)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture
+def bombs(tmp_path, monkeypatch):
+    """A folder with one small image and two over PIL's pixel limit, lowered to 1000 so the files stay tiny:
+    40x40 (PIL warns, naming no file) and 50x50 (over twice the limit: PIL refuses)."""
+    gray(tmp_path / "small.png")
+    gray(tmp_path / "big.png", size=40)
+    gray(tmp_path / "cats" / "huge.png", size=50)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    return tmp_path
+
+
+def test_an_image_over_pils_pixel_limit_is_skipped_and_named(bombs, capsys, recwarn):
+    """A 12000x12000 PNG gave PIL's DecompressionBombWarning, naming no file, and was trained on."""
+    images, _ = load_dataset("folder", data_dir=bombs, image_size=32)
+    assert len(images) == 1
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert capsys.readouterr().err == (
+        f"warning: skipped 2 unreadable file(s) or folder(s) in {bombs}: "
+        f"big.png (too large: 1600 pixels, over PIL's limit of 1000 against decompression bombs), "
+        f"cats/huge.png (too large: 2500 pixels, over PIL's limit of 1000 against decompression bombs); "
+        f"class(es) cats lost every image (training on the other 1; --strict-data stops instead)\n")
+
+
+def test_strict_refuses_an_image_over_pils_pixel_limit(bombs, recwarn):
+    with pytest.raises(DatasetError, match=r"2 unreadable file\(s\) or folder\(s\) in .* \(--strict-data\): "
+                                           r"big.png \(too large: 1600 pixels, over PIL's limit of 1000"):
+        load_dataset("folder", data_dir=bombs, image_size=32, strict=True)
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
