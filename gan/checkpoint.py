@@ -20,8 +20,8 @@ import numpy as np
 
 from nn import backend
 
-from .config import Config
-from .errors import TrainingError, UserError, name_some
+from .config import Config, config_problem
+from .errors import TrainingError, UserError, name_some, why
 from .models import build_models
 from .writing import holds_python_objects, numpy_file_kind, write_atomically
 
@@ -72,7 +72,10 @@ def load_resumable(path):
     if diverged:
         raise TrainingError(f"{path} holds NaN or infinite values ({name_some(diverged)}): its run had diverged "
                             "and cannot be continued; start it again with --overwrite (perhaps with a smaller --lr)")
-    return upgraded_optimizers(state, checkpoint_config(state, path))
+    cfg = checkpoint_config(state, path)
+    state = upgraded_optimizers(state, cfg)
+    check_entries(state, cfg, path, resumable=True)
+    return state
 
 
 # -- a Trainer's state ----------------------------------------------------------------------------------
@@ -96,11 +99,9 @@ def trainer_state(trainer):
 
 
 def load_trainer_state(trainer, state, path):
-    """Put a checkpoint's ``state`` (read from ``path``) into a fresh Trainer of its config: models, optimizers,
-    the average, the position in the data and the random state. Refuses, in one line, what does not fit."""
-    missing = [k for k in ("step", "epoch", "batch_index", "order", "rng", "fixed_noise") if k not in state]
-    if missing:
-        raise TrainingError(f"{path} lacks {', '.join(missing)}: not a complete training checkpoint of this program")
+    """Put a checkpoint's ``state`` (read from ``path`` by ``load_resumable``, so every entry checked against
+    its config) into a fresh Trainer of that config: models, optimizers, the average, the position in the data
+    and the random state. Refuses, in one line, what does not fit the data or cannot be restored."""
     order = state["order"]
     if order.size and (order.size != len(trainer.images) or order.max() >= len(trainer.images)):
         raise TrainingError(f"{path} was trained on {order.size} images, the data has {len(trainer.images)}: "
@@ -113,9 +114,6 @@ def load_trainer_state(trainer, state, path):
     for name, opt in (("opt_G", trainer.opt_G), ("opt_D", trainer.opt_D)):
         opt.load_state_dict(unprefixed(name, state))
     if trainer.ema is not None:                                    # the checkpoint's config says it has one
-        if "ema_t" not in state:
-            raise TrainingError(f"{path} lacks the averaged generator its config names: "
-                                "not a complete training checkpoint of this program")
         trainer.G_avg.load_state_dict(unprefixed("G_avg", state))
         trainer.ema.t = int(state["ema_t"])
     trainer.step_count = int(state["step"])
@@ -123,20 +121,107 @@ def load_trainer_state(trainer, state, path):
     trainer.batch_index = int(state["batch_index"])
     trainer.order = state["order"] if state["order"].size else None
     trainer.fixed_noise = state["fixed_noise"]
-    backend.set_rng_state(json.loads(str(state["rng"])))
+    try:
+        backend.set_rng_state(json.loads(str(state["rng"])))
+    except (ValueError, TypeError, KeyError) as e:
+        raise TrainingError(f"{path}: its random state cannot be restored ({type(e).__name__}: {e}): the file was "
+                            "damaged or edited; start the run again with --overwrite") from None
+
+
+# -- the schema: what a checkpoint holds, checked on every read ------------------------------------------
+
+def expected_entries(cfg, resumable=True):
+    """Every entry a checkpoint of ``cfg`` holds: ({key: (kind, shape)}, the keys that may be absent).
+
+    The one declaration of a checkpoint's contents (``trainer_state`` writes them). kind: "float32" (weights,
+    moments, noise), "int", "real" (a setting: any real number type) or "text"; shape: a tuple, None for any
+    length (the data order's). ``resumable=False``: only what sampling reads (G, D, the average).
+    An optimizer's moments of a parameter ("m.NAME", "v.NAME", "step.NAME") exist once it has had an update.
+    """
+    with backend.preserved_rng():                        # building draws weights: not the run's random numbers
+        G, D = build_models(cfg)
+    entries, optional = {"format": ("text", ()), "config": ("text", ())}, set()
+    for prefix, model in [("G", G), ("D", D)] + ([("G_avg", G)] if cfg.ema is not None else []):
+        entries.update({f"{prefix}/{k}": ("float32", v.shape) for k, v in model.state_dict().items()})
+    if not resumable:
+        return entries, optional
+    entries.update(step=("int", ()), epoch=("int", ()), batch_index=("int", ()), order=("int", (None,)),
+                   rng=("text", ()), fixed_noise=("float32", (None, cfg.nz, 1, 1)))
+    if cfg.ema is not None:
+        entries["ema_t"] = ("int", ())
+    for opt, model in (("opt_G", G), ("opt_D", D)):
+        entries.update({f"{opt}/t": ("int", ()), f"{opt}/lr": ("real", ()), f"{opt}/betas": ("real", (2,)),
+                        f"{opt}/eps": ("real", ())})
+        for name, p in model.named_parameters():
+            moments = {f"{opt}/m.{name}": ("float32", p.shape), f"{opt}/v.{name}": ("float32", p.shape),
+                       f"{opt}/step.{name}": ("int", ())}
+            entries.update(moments)
+            optional |= set(moments)
+    return entries, optional
+
+
+KINDS = {"float32": (lambda a: a.dtype == np.float32, "float32"),
+         "int": (lambda a: a.dtype.kind in "iu", "an integer"),
+         "real": (lambda a: a.dtype.kind in "fiu", "a real number"),
+         "text": (lambda a: a.dtype.kind == "U", "text")}
+
+
+def entry_problem(state, cfg, resumable=True):
+    """The first thing in a checkpoint's ``state`` that does not fit ``expected_entries(cfg)``, in a few
+    words; None when everything fits."""
+    expected, optional = expected_entries(cfg, resumable)
+    missing = [k for k in expected if k not in state and k not in optional]
+    if missing:
+        return f"it lacks {name_some(missing)}"
+    for key, (kind, shape) in expected.items():
+        if key not in state:
+            continue
+        value = np.asarray(state[key])
+        fits, noun = KINDS[kind]
+        if not fits(value):
+            return f"{key} holds {value.dtype}, but must be {noun}"
+        if len(value.shape) != len(shape) or any(n is not None and n != m for n, m in zip(shape, value.shape)):
+            return f"{key} has the shape {value.shape}, but a model of its config needs {shape}"
+    for key in sorted(k for k in optional if k in state and "/m." in k):        # a moment, then its companions
+        for companion in (key.replace("/m.", "/v.", 1), key.replace("/m.", "/step.", 1)):
+            if companion not in state:
+                return f"it has {key} but lacks {companion} (an optimizer's m., v. and step. go together)"
+    for key in optional:
+        if key in state and key.replace("/v.", "/m.", 1).replace("/step.", "/m.", 1) not in state:
+            return f"it has {key} without the moment m. of that parameter"
+    negative = [k for k in ("step", "epoch", "batch_index", "ema_t", "opt_G/t", "opt_D/t")
+                if k in state and k in expected and int(state[k]) < 0]
+    if negative:
+        return f"{negative[0]} is {int(state[negative[0]])}, below 0"
+    return None
+
+
+def check_entries(state, cfg, path, resumable=True):
+    """One line (a UserError) naming the first entry of the checkpoint at ``path`` that does not fit its config."""
+    problem = entry_problem(state, cfg, resumable)
+    if problem:
+        raise UserError(f"{path} does not fit its own config: {problem} (the file was damaged or edited, or "
+                        "written by another program); it cannot be "
+                        f"{'resumed' if resumable else 'sampled from'}")
 
 
 # -- what older versions wrote, made current ------------------------------------------------------
 
 def config_from_json(text):
-    """The Config of a checkpoint's (or a --per-class run's) JSON. Older versions also wrote keys that are
-    no longer fields (a --per-class run's driver state: dropped), n_classes as null (0), and no "ema"
-    (no averaged generator)."""
+    """The Config of a checkpoint's (or a --per-class run's) JSON, every field checked (``config.RULES``:
+    a ValueError names the first that does not fit). Older versions also wrote keys that are no longer
+    fields (a --per-class run's driver state: dropped), n_classes as null (0), and no "ema" (no averaged
+    generator)."""
     saved = json.loads(text)
+    if not isinstance(saved, dict):
+        raise ValueError(f"it is a JSON {type(saved).__name__}, not an object of settings")
     known = {f.name for f in dataclasses.fields(Config)}
     values = {k: v for k, v in saved.items() if k in known}
     values["n_classes"] = values.get("n_classes") or 0
     values.setdefault("ema", None)
+    problem = config_problem(values)
+    if problem:
+        raise ValueError(problem)
     return Config(**values)
 
 
@@ -171,10 +256,27 @@ def checkpoint_config(state, path="checkpoint"):
     """The Config a checkpoint was trained with."""
     if "config" not in state:
         raise UserError(f"{path} has no config entry: not a training checkpoint of this program")
+    return config_from_text(str(state["config"]), f"{path}'s config")
+
+
+def config_from_text(text, what):
+    """``config_from_json`` with every failure one line naming ``what`` was read ("PATH's config")."""
     try:
-        return config_from_json(str(state["config"]))
+        return config_from_json(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what} cannot be read: it is not JSON ({e}); the file was damaged or edited") from None
     except (ValueError, TypeError) as e:
-        raise UserError(f"{path}: its config cannot be read ({type(e).__name__}: {e})") from None
+        raise UserError(f"{what} does not fit this program: {e} (the file was damaged or edited)") from None
+
+
+def read_config_file(path):
+    """The Config in a JSON file (a --per-class run's per_class.json), every failure one line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} cannot be read ({why(e) if isinstance(e, OSError) else 'not text'})") from None
+    return config_from_text(text, path)
 
 
 def load_models(state, path="checkpoint", generator="average"):
@@ -184,6 +286,7 @@ def load_models(state, path="checkpoint", generator="average"):
     checkpoint has one, else G itself; "raw" always gives G's own weights.
     """
     cfg = checkpoint_config(state, path)
+    check_entries(state, cfg, path, resumable=False)
     with backend.preserved_rng():                        # the weights come from the checkpoint
         G, D = build_models(cfg)
     use_average = generator == "average" and has_average(state)

@@ -8,7 +8,7 @@ import dataclasses
 import sys
 
 from . import evaluate, generate
-from .checkpoint import checkpoint_config, config_from_json, load_resumable
+from .checkpoint import checkpoint_config, load_resumable, read_config_file
 from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_parser, ignored_on_resume,
                   pytorch_spellings, refuse_another_out, refuse_flags_without_effect, run_command, train_parser,
                   use_backend)
@@ -50,8 +50,7 @@ def train_main(args, train):
         refuse_another_out(args, out)
     resume_state = None
     if out is not None and is_per_class(out):
-        with open(per_class_config(out)) as f:
-            cfg = resumed(config_from_json(f.read()), out, args)
+        cfg = resumed(read_config_file(per_class_config(out)), out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
             return show_model(cfg)

@@ -56,6 +56,73 @@ class Config:
         return cls(**json.loads(text))
 
 
+def _number(kind, check, requirement, optional=False):
+    """A field rule: (is the JSON value acceptable?, what the field must be). bool is not a number here."""
+    def ok(value):
+        if value is None:
+            return optional
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            return False
+        return check(value)
+    return ok, requirement + (" or null" if optional else "")
+
+
+def _choice(*choices):
+    return (lambda value: value in choices), "one of " + ", ".join(map(repr, choices))
+
+
+def _text(optional=False):
+    return (lambda value: isinstance(value, str) and value != "" or (optional and value is None),
+            "a non-empty text" + (" or null" if optional else ""))
+
+
+_FLAG = (lambda value: isinstance(value, bool)), "true or false"
+_FINITE = float("inf")
+
+# What each field may hold, checked whenever a Config is read back from a file (a checkpoint's config, a
+# --per-class run's per_class.json): the same ranges as the command line's flags (gan/cli.py), so an edited
+# or damaged file is one line naming the first field that does not fit, never a traceback at the first step.
+RULES = {
+    "dataset": _choice("mnist", "fashion-mnist", "cifar10", "folder"),
+    "data_dir": _text(optional=True),
+    "image_size": _choice(16, 32, 64, 128),
+    "nc": _choice(None, 1, 3),
+    "strict_data": _FLAG,
+    "nz": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "ngf": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "ndf": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "head": _choice("conv", "linear"),
+    "conditional": _FLAG,
+    "n_classes": _number(int, lambda v: v >= 0, "an integer at least 0"),
+    "batch_size": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "lr": _number(float, lambda v: 0 < v < _FINITE, "a positive number"),
+    "beta1": _number(float, lambda v: 0 <= v < 1, "a number at least 0 and below 1"),
+    "seed": _number(int, lambda v: 0 <= v < 2 ** 32, "an integer from 0 to 2**32 - 1"),
+    "real_label": _number(float, lambda v: 0 < v <= 1, "a number above 0 and at most 1"),
+    "instance_noise": _number(float, lambda v: 0 <= v < _FINITE, "a number at least 0"),
+    "instance_noise_steps": _number(int, lambda v: v >= 1, "an integer at least 1", optional=True),
+    "ema": _number(float, lambda v: 0 < v < 1, "a number above 0 and below 1", optional=True),
+    "epochs": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "max_steps": _number(int, lambda v: v >= 1, "an integer at least 1", optional=True),
+    "log_every": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "out": _text(),
+    "per_class": _FLAG,
+    "eval_every": _number(int, lambda v: v >= 1, "an integer at least 1", optional=True),
+    "classifier": _text(optional=True),
+    "eval_n": _number(int, lambda v: v >= 1, "an integer at least 1"),
+}
+
+
+def config_problem(values):
+    """What is wrong with a Config's fields read back from a file (a dict), in a few words; None if nothing."""
+    for name, (ok, requirement) in RULES.items():
+        if name in values and not ok(values[name]):
+            return f"{name} is {json.dumps(values[name])}, but must be {requirement}"
+    if values.get("conditional") and values.get("per_class"):
+        return "conditional and per_class are both true, but a run is one or the other"
+    return None
+
+
 def absolute(path):
     return os.path.abspath(path) if path else None
 

@@ -8,6 +8,7 @@ samples per class.
 """
 import dataclasses
 import os
+import pathlib
 import sys
 
 import numpy as np
@@ -21,6 +22,7 @@ from .models import grid_noise, sample
 from .pictures import image_grid, save_png
 from .run_folder import (CLASSES_GRID, checkpoint_in, class_folder, clear_outputs, per_class_config,
                          refuse_to_replace, run_folder)
+from .writing import write_atomically
 
 
 def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
@@ -41,8 +43,7 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                   f"subfolders): one run, in {class_folder(cfg.out, int(labels[0]))}", file=sys.stderr)
         if not resuming:
             clear_outputs(cfg.out)
-        with open(per_class_config(cfg.out), "w") as f:
-            f.write(cfg.to_json())
+        write_atomically(per_class_config(cfg.out), lambda tmp: pathlib.Path(tmp).write_text(cfg.to_json()))
         rows = []
         for k in np.unique(labels):
             sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))

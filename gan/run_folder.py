@@ -116,6 +116,45 @@ def checkpoint_file(path):
 METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
 
 
+def read_metrics(path):
+    """The rows of a run's metrics.csv, read back by its schema: the header ``METRIC_FIELDS``, step and epoch
+    whole numbers, the other values numbers or empty. Anything else is one line naming where (a TrainingError):
+    the file holds the run's history, so it is never dropped or rewritten without a word."""
+    fix = f"move {path} away (it is the run's history of losses) and --resume again"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        reason = why(e) if isinstance(e, OSError) else "not a CSV text file"
+        raise TrainingError(f"{path} cannot be read ({reason}): {fix}") from None
+    if fields and fields != METRIC_FIELDS:
+        raise TrainingError(f"{path} has the columns {', '.join(map(str, fields))}, not a run's "
+                            f"({', '.join(METRIC_FIELDS)}): {fix}")
+    for line, row in enumerate(rows, start=2):
+        for field in METRIC_FIELDS:
+            value = row.get(field)
+            if not value_fits(field, value):
+                raise TrainingError(f"{path} line {line}: {field} is {value!r}, not "
+                                    f"{'a whole number' if field in ('step', 'epoch') else 'a number'}: {fix}")
+    return rows
+
+
+def value_fits(field, value):
+    """Does one metrics.csv value read back as its column says (step and epoch whole numbers, the rest numbers,
+    fcd and images_per_s possibly empty)?"""
+    if value is None:
+        return False
+    try:
+        number = float(value) if value != "" else None
+    except ValueError:
+        return False
+    if field in ("step", "epoch"):
+        return number is not None and number == int(number) and number >= 0
+    return number is not None or field in ("fcd", "images_per_s")
+
+
 def warn(message):
     print(f"warning: {message}", file=sys.stderr)
 
@@ -182,9 +221,8 @@ class Run:
         """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint), rewritten
         atomically: a failure while rewriting leaves the old metrics.csv as it was."""
         rows = []
-        if keep_up_to_step > 0 and os.path.exists(self.metrics):
-            with open(self.metrics, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_up_to_step]
+        if keep_up_to_step > 0 and os.path.lexists(self.metrics):
+            rows = [r for r in read_metrics(self.metrics) if int(float(r["step"])) <= keep_up_to_step]
 
         def write(path):
             with open(path, "w", newline="") as f:
@@ -194,8 +232,12 @@ class Run:
         writing.write_atomically(self.metrics, write)
 
     def log(self, row):
-        with open(self.metrics, "a", newline="") as f:
-            csv.DictWriter(f, METRIC_FIELDS).writerow(row)
+        try:
+            with open(self.metrics, "a", newline="") as f:
+                csv.DictWriter(f, METRIC_FIELDS).writerow(row)
+        except OSError as e:
+            raise TrainingError(f"could not add a row to {self.metrics} ({why(e)}): training stopped; "
+                                f"{self.kept()}; free some space, then --resume") from None
 
     def save_grid(self, trainer):
         """The fixed-noise grid of where training is: samples/epoch_NNN.png at an epoch's end,
@@ -253,9 +295,7 @@ class Run:
         return f"the last good checkpoint {self.checkpoint} (step {step}, epoch {epoch}) is kept"
 
     def plot_losses(self):
-        with open(self.metrics, newline="") as f:
-            rows = list(csv.DictReader(f))
-        plot_losses(rows, os.path.join(self.out, LOSSES))
+        plot_losses(read_metrics(self.metrics), os.path.join(self.out, LOSSES))
 
 
 # ---------------------------------------------------------------------------------------------- the guards

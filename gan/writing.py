@@ -244,7 +244,11 @@ class FolderLock:
         self.what, self.error, self.remove = what or folder, error, remove
 
     def __enter__(self):
-        self.file = open(self.path, "a+")
+        try:
+            self.file = open(self.path, "a+")
+        except OSError as e:
+            raise self.error(f"{self.what}: its lock file {self.path} cannot be opened ({why(e)}): it should be a "
+                             "small file; remove what is there if it is not yours") from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if os.fstat(self.file.fileno()).st_ino != os.stat(self.path).st_ino:
