@@ -39,6 +39,8 @@ def read_npz(path, marker, what):
 
     A missing, corrupt or foreign file is a UserError naming ``what`` it should have been.
     """
+    if os.path.isdir(path):
+        raise UserError(f"{what} {path} is a folder, not a file: give the {what} file itself")
     if not os.path.isfile(path):
         raise UserError(f"{what} {path} does not exist")
     kind = numpy_file_kind(path)

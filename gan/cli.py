@@ -87,6 +87,7 @@ def number_type(cast, check, requirement):
 
 
 positive_int = number_type(int, lambda v: v >= 1, "at least 1")
+at_least_two = number_type(int, lambda v: v >= 2, "at least 2")
 
 
 def image_size(text):
@@ -198,7 +199,8 @@ def train_parser():
     p.add_argument("--seed", type=seed_int, default=0, help="random seed: same seed, backend and machine = same run")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in --out even though it holds one (a run or a --per-class run): the old "
-                        "one is replaced once the new one has loaded its data and starts training")
+                        "one is set aside when the new one starts training, and removed once the new one has saved "
+                        "a trained checkpoint (stopped or failed before that, the old one is put back)")
     p.add_argument("--resume", metavar="OUT", default=None, type=path_text,
                    help="continue the run in folder OUT (or OUT/checkpoint.npz) from its checkpoint (model, "
                         "optimiser, data position, RNG); architecture and optimiser settings come from the checkpoint")
@@ -233,7 +235,8 @@ def train_parser():
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="every K epochs, score --eval-n samples with --classifier (Frechet classifier "
                         "distance into metrics.csv and losses.png; see 'dcgan.py evaluate')")
-    p.add_argument("--eval-n", type=positive_int, default=2000, help="samples scored by --eval-every")
+    p.add_argument("--eval-n", type=at_least_two, default=2000,
+                   help="samples scored by --eval-every (a Frechet distance needs at least 2)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--show-model", action="store_true",
                    help="print G's and D's layers, each with its output shape and parameters, for these flags "

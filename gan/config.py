@@ -109,7 +109,7 @@ RULES = {
     "per_class": _FLAG,
     "eval_every": _number(int, lambda v: v >= 1, "an integer at least 1", optional=True),
     "classifier": _text(optional=True),
-    "eval_n": _number(int, lambda v: v >= 1, "an integer at least 1"),
+    "eval_n": _number(int, lambda v: v >= 2, "an integer at least 2"),
 }
 
 

@@ -7,6 +7,7 @@ a batch, a class with no images, other channels than a checkpoint's);
 ``planned_steps`` is how many steps a run of the Config takes on the data.
 """
 import dataclasses
+import os
 import sys
 
 import numpy as np
@@ -19,11 +20,23 @@ from .errors import TrainingError, name_some
 def load_training_data(cfg):
     """(images, labels) of the data the Config names: --dataset, --data-dir, --image-size, --strict-data; with a
     note where its images are resized to --image-size."""
+    if cfg.data_dir and not os.path.isdir(cfg.data_dir):
+        raise TrainingError(f"the data folder {cfg.data_dir} does not exist (moved or renamed?): pass --data-dir "
+                            "with the folder where the data is now (--resume takes --data-dir too)")
+    if cfg.dataset == "folder" and cfg.data_dir and inside(cfg.out, cfg.data_dir):
+        raise TrainingError(f"the run folder {cfg.out} is inside the image folder {cfg.data_dir}: the run's grids "
+                            "and plots would become training images; choose an --out outside it")
     note = datasets.resize_note(cfg.dataset, cfg.image_size)
     if note:
         print(f"note: {note}", file=sys.stderr)
     return datasets.load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
                                  strict=cfg.strict_data)
+
+
+def inside(path, folder):
+    """Is ``path`` the folder ``folder`` or somewhere below it (links resolved)?"""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def fit_to_data(cfg, images, labels):

@@ -114,9 +114,15 @@ def classify(model, images, chunk=200):
 
 # --------------------------------------------------------------------------- the metrics
 
-def gaussian_stats(features):
-    """Mean (D,) and covariance (D, D) of an (N, D) feature matrix, float64."""
+def gaussian_stats(features, what="the samples"):
+    """Mean (D,) and covariance (D, D) of an (N, D) feature matrix, float64. At least 2 rows, all finite:
+    else a QualityError (a diverged classifier gives NaN features: no distance is reported from them)."""
     f = np.asarray(features, dtype=np.float64)
+    if len(f) < 2:
+        raise QualityError(f"{what}: {len(f)} image(s); a Frechet distance needs at least 2")
+    if not np.isfinite(f).all():
+        raise QualityError(f"the classifier's features of {what} are NaN or infinite: the classifier diverged "
+                           "while it trained; train it again (examples/train_classifier.py, a smaller --lr)")
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -156,10 +162,10 @@ class Scorer:
     def __init__(self, model, real_test, real_train, n_floor):
         self.model = model
         self.n_classes = model.head.weight.shape[0]
-        self.test_stats = gaussian_stats(classify(model, real_test)[0])
+        self.test_stats = gaussian_stats(classify(model, real_test)[0], "the real test images")
         pick = np.random.default_rng(0).permutation(len(real_train))[:n_floor]
-        self.floor = frechet_distance(*gaussian_stats(classify(model, real_train[np.sort(pick)])[0]),
-                                      *self.test_stats)
+        self.floor = frechet_distance(*gaussian_stats(classify(model, real_train[np.sort(pick)])[0],
+                                                     "the real training images"), *self.test_stats)
 
     def __call__(self, generated):
         feats, probs = classify(self.model, generated)

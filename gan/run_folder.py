@@ -34,6 +34,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -163,8 +164,10 @@ def warn(message):
 def open_run(out, new, overwrite=False, run_root=None):
     """The run folder ``out``, locked for this process (one writer at a time), as a ``Run``. A ``new`` run
     refuses a folder that holds a run unless ``overwrite`` (``run_root``: the --per-class run it belongs
-    to); what an interrupted checkpoint save left is removed, with a note."""
+    to); what an interrupted checkpoint save left is removed, and what a killed --overwrite run set aside is
+    settled (``recover_set_aside``), each with a note."""
     with run_folder(out):
+        recover_set_aside(out)
         if new:
             refuse_to_replace(out, overwrite, run_root or out)
         if remove_orphans(out):
@@ -182,22 +185,33 @@ class Run:
         self.metrics = os.path.join(out, METRICS)
         self.gif = os.path.join(out, GIF)
         self.stop, self.grid = None, None
+        self.replaced = None        # a new run's predecessor, set aside until the new run saves a trained checkpoint
 
     @contextmanager
     def training(self, trainer):
-        """From the first step to the closing line: SIGTERM and Ctrl-C ask the loop to stop and save; a new
-        run replaces what the folder held (--overwrite) here, once it is known to start; the opening
-        lines, the step-0 grid, metrics.csv (rewritten up to a resumed step); the closing line."""
+        """From the first step to the closing line: SIGTERM and Ctrl-C ask the loop to stop and save; the
+        opening lines, the step-0 grid, metrics.csv (rewritten up to a resumed step); the closing line.
+        A new run sets aside what the folder held (--overwrite) and drops it only once it has saved a trained
+        checkpoint (``save``); a new run that ends before that (stopped, failed, killed) puts it back."""
         with StopRequest() as self.stop:
             if self.new:
-                clear_outputs(self.out)
-            self.start_metrics(trainer.step_count)
-            print(opening_lines(trainer, self.new))
-            if trainer.step_count == 0:
-                self.save_grid(trainer)
-            started, first_step = time.perf_counter(), trainer.step_count
-            yield self
-            trainer.interrupted = self.stop.requested
+                self.replaced = set_aside(self.out)
+            try:
+                self.start_metrics(trainer.step_count)
+                print(opening_lines(trainer, self.new))
+                if trainer.step_count == 0:
+                    self.save_grid(trainer)
+                started, first_step = time.perf_counter(), trainer.step_count
+                yield self
+                trainer.interrupted = self.stop.requested
+            finally:
+                restored = self.replaced is not None
+                if restored:                                   # no trained checkpoint came of the new run
+                    put_back(self.out, self.replaced)
+        if restored:
+            print(f"stopped before the first checkpoint of a trained step: {self.out} holds the run it held "
+                  "before, as it was", flush=True)
+            return
         print(closing_line(trainer, self, self.stop.requested, time.perf_counter() - started,
                            trainer.step_count - first_step, self.grid, self.run_root), flush=True)
 
@@ -206,15 +220,19 @@ class Run:
         step still goes once round, to save a new run's step-0 checkpoint, so that it can be resumed)."""
         cfg = trainer.cfg
         return (trainer.epoch < cfg.epochs and trainer.step_count < (cfg.max_steps or math.inf)
-                and not (self.stop.requested and os.path.exists(self.checkpoint)))
+                and not (self.stop.requested and (os.path.exists(self.checkpoint) or self.replaced)))
 
     def steps_on(self, trainer):
         """Another step: --max-steps not reached and no stop asked for."""
         return trainer.step_count < (trainer.cfg.max_steps or math.inf) and not self.stop.requested
 
     def save(self, trainer):
-        """The checkpoint first, then what can be drawn again from it (the grid, the GIF, the loss plot)."""
+        """The checkpoint first, then what can be drawn again from it (the grid, the GIF, the loss plot). The
+        first trained checkpoint of a new run is what replaces the run the folder held (``set_aside``)."""
         self.save_checkpoint(trainer)
+        if self.replaced and trainer.step_count > 0:
+            shutil.rmtree(self.replaced, ignore_errors=True)
+            self.replaced = None
         self.grid = self.side_outputs(trainer)
 
     def start_metrics(self, keep_up_to_step):
@@ -412,6 +430,58 @@ def refuse_to_replace(out, overwrite, resume_with):
                             "replace it")
 
 
+REPLACED = ".replaced-"          # + pid: a run's outputs set aside by a new --overwrite run in the same folder
+
+
+def outputs_of(out):
+    """The paths of a run's (or a --per-class run's) outputs in ``out``, relative to it: its files, its grids,
+    its class folders."""
+    names = [name for name in OUTPUTS + PER_CLASS_OUTPUTS if os.path.lexists(os.path.join(out, name))]
+    names += [os.path.join(SAMPLES, os.path.basename(p)) for p in glob.glob(os.path.join(out, SAMPLES, "epoch_*.png"))]
+    return names + [os.path.basename(folder) for folder in class_folders(out).values()]
+
+
+def set_aside(out):
+    """Move the outputs of the run ``out`` holds into a hidden OUT/.replaced-PID/ (renames: nothing copied,
+    nothing lost); returns that folder, or None when ``out`` held nothing to replace."""
+    names = outputs_of(out)
+    if not names:
+        return None
+    aside = os.path.join(out, f"{REPLACED}{os.getpid()}")
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
+        os.rename(os.path.join(out, name), os.path.join(aside, name))
+    return aside
+
+
+def put_back(out, aside):
+    """Undo ``set_aside``: remove what the new run wrote, move the old run's outputs back, drop ``aside``."""
+    clear_outputs(out)
+    for folder, _, files in os.walk(aside):
+        for name in files:
+            source = os.path.join(folder, name)
+            target = os.path.join(out, os.path.relpath(source, aside))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(source, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def recover_set_aside(out):
+    """A run killed while its predecessor was set aside (``kill -9``, a power cut): with a checkpoint of its own
+    the new run had replaced it, so the old outputs go; without one, they are put back. Each said in a note."""
+    for aside in glob.glob(os.path.join(out, REPLACED + "*")):
+        pid = aside.rsplit("-", 1)[-1]
+        if pid.isdigit() and writing.process_runs(int(pid)):
+            continue                                     # its run is alive (and holds the folder's lock)
+        if os.path.isfile(checkpoint_in(out)):
+            shutil.rmtree(aside, ignore_errors=True)
+            print(f"note: removed {aside}, the outputs of the run a killed --overwrite run had replaced",
+                  file=sys.stderr)
+        else:
+            put_back(out, aside)
+            print(f"note: put back the run a killed --overwrite run had set aside in {aside}", file=sys.stderr)
+
+
 def clear_outputs(out):
     """--overwrite, once the new run has started: remove the previous run's outputs (its sample grids too) and
     a previous --per-class run's (its config, classes.png, and each class folder's run), nothing else."""
@@ -460,6 +530,9 @@ def check_resumable(out):
     if holder:
         raise TrainingError(f"{out} has no checkpoint yet: it is in use by {holder}, a run still before its first "
                             "save; wait for it (or stop it: it saves and stops), then --resume")
+    recover_set_aside(out)                               # a killed --overwrite run's predecessor, put back
+    if os.path.isfile(checkpoint_in(out)):
+        return
     left = run_outputs(out)
     if left:
         raise TrainingError(f"{out} has no checkpoint to resume ({NO_CHECKPOINT}: {name_some(left)}; the run "

@@ -70,9 +70,10 @@ def test_dcgan_strict_data_flag(folder_with_two_bad_files, tmp_path, capsys):
     import dcgan
     tiny = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "2", "--image-size", "32", "--no-progress",
             "--max-steps", "1"]
+    runs = tmp_path.parent / f"{tmp_path.name}-runs"                # beside the image folder, not inside it
     assert dcgan.main(["--dataset", "folder", "--data-dir", str(folder_with_two_bad_files),
-                       "--out", str(tmp_path / "strict"), "--strict-data", *tiny]) == 1
+                       "--out", str(runs / "strict"), "--strict-data", *tiny]) == 1
     assert "error: 2 unreadable" in capsys.readouterr().err
     assert dcgan.main(["--dataset", "folder", "--data-dir", str(folder_with_two_bad_files),
-                       "--out", str(tmp_path / "lenient"), *tiny]) == 0
+                       "--out", str(runs / "lenient"), *tiny]) == 0
     assert "warning: skipped 2" in capsys.readouterr().err

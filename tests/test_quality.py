@@ -149,3 +149,24 @@ def test_the_table_shows_the_shares_the_coverage_rule_uses():
               "mean_confidence": 0.9, "class_histogram": [0.048, 0.052] + [0.9 / 8] * 8}
     text = quality.format_table(result)
     assert "0 4.8%" in text and "1 5.2%" in text
+
+
+def test_no_distance_is_reported_from_too_few_or_non_finite_features():
+    """--eval-every 1 --eval-n 1 (and a diverged classifier) ended in LinAlgError: now one line, no figure."""
+    from gan.quality import QualityError, gaussian_stats
+    with pytest.raises(QualityError, match="needs at least 2"):
+        gaussian_stats(np.ones((1, 4)))
+    features = np.random.default_rng(0).standard_normal((5, 4))
+    features[2, 1] = np.nan
+    with pytest.raises(QualityError, match="NaN or infinite: the classifier diverged"):
+        gaussian_stats(features)
+    mu, cov = gaussian_stats(np.random.default_rng(0).standard_normal((5, 4)))          # the control
+    assert mu.shape == (4,) and cov.shape == (4, 4)
+
+
+def test_eval_n_below_two_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        dcgan.main(["--eval-every", "1", "--eval-n", "1", "--classifier", "c.npz"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: argument --eval-n: must be at least 2, got 1") and err.count("\n") == 1

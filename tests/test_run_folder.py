@@ -6,6 +6,7 @@ checkpoint's bytes before and after.
 import errno
 import hashlib
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -312,3 +313,37 @@ def test_resuming_one_class_of_a_per_class_run_points_to_the_whole_run(folder, t
     assert dcgan.main(["--resume", str(out / "class_00"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {out / 'class_00'} is one class of the --per-class run {out}: --resume {out}"), err
+
+
+def test_a_run_folder_inside_its_own_image_folder_is_refused(folder, tmp_path, capsys):
+    """The next run would train on the earlier run's grids and losses.png (83 images instead of 80)."""
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    out = data / "runs" / "r"
+    assert train(str(data), out, "--max-steps", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the run folder {out} is inside the image folder {data}") and err.count("\n") == 1
+    assert not (data / "runs").exists()                            # the failed start removed what it made
+
+
+def test_resuming_after_the_data_moved_says_that_resume_takes_data_dir(folder, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    out = tmp_path / "run"
+    assert train(str(data), out, "--epochs", "1") == 0
+    data.rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(out), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"the data folder {data} does not exist" in err and "--resume takes --data-dir" in err
+    assert dcgan.main(["--resume", str(out), "--epochs", "2", "--no-progress", "--data-dir",
+                       str(tmp_path / "moved")]) == 0
+
+
+def test_a_checkpoint_npz_that_is_a_folder_is_called_a_folder(finished_run, tmp_path, capsys):
+    os.remove(finished_run / "checkpoint.npz")
+    os.mkdir(finished_run / "checkpoint.npz")
+    capsys.readouterr()
+    assert dcgan.main(["generate", "--checkpoint", str(finished_run), "--n", "2", "--out", str(tmp_path / "g")]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint.npz is a folder, not a file" in err and err.count("\n") == 1

@@ -378,3 +378,35 @@ def test_one_class_for_conditional_or_per_class_is_said(folder, tmp_path, capsys
     assert train(folder, tmp_path / "p", "--per-class", "--epochs", "1") == 0
     err = capsys.readouterr().err
     assert "note: --per-class: the data has one class" in err and "class_00" in err
+
+
+def test_a_stop_before_the_first_step_of_an_overwrite_run_keeps_the_old_run(folder, finished_run, monkeypatch,
+                                                                            capsys):
+    """SIGTERM about 0.46 s after an --overwrite start replaced a finished run with an untrained step-0
+    checkpoint and exited 0. Now the old run is set aside, not deleted, and comes back whole."""
+    from gan import run_folder
+
+    def stop_at_once(*args):
+        os.kill(os.getpid(), signal.SIGTERM)             # heard by the training's handler: a stop request
+        return "opening lines"
+
+    monkeypatch.setattr(run_folder, "opening_lines", stop_at_once)
+    before = snapshot(finished_run)
+    assert train(folder, finished_run, "--overwrite", "--max-steps", "2") == 0
+    assert snapshot(finished_run) == before
+    assert "holds the run it held before, as it was" in capsys.readouterr().out
+    assert not [n for n in os.listdir(finished_run) if n.startswith(".replaced-")]
+
+
+def test_an_overwrite_run_killed_before_its_first_checkpoint_gives_the_old_run_back(folder, finished_run, capsys):
+    """kill -9 while the old run was set aside: the next start puts it back (no checkpoint of the new run), with
+    a note; once the new run has a checkpoint, the set-aside outputs are removed instead."""
+    from gan import run_folder
+    before = snapshot(finished_run)
+    aside = run_folder.set_aside(str(finished_run))
+    os.rename(aside, str(finished_run / ".replaced-999999"))            # as a killed process left it
+    (finished_run / "metrics.csv").write_text("step,epoch\n")           # what the killed run had begun
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "1", "--no-progress"]) == 0
+    assert "note: put back the run a killed --overwrite run had set aside" in capsys.readouterr().err
+    assert snapshot(finished_run) == before
