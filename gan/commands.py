@@ -5,6 +5,7 @@ The story of a run (the Trainer, its step, the training loop) stays in dcgan.py;
 command runs and with what Config. dcgan.py passes its ``train`` in, so that nothing in gan/ imports it.
 """
 import dataclasses
+import os
 import sys
 
 from . import evaluate, generate
@@ -59,7 +60,11 @@ def train_main(args, train):
         check_resumable(out)
         ckpt = checkpoint_in(out)
         resume_state = load_resumable(ckpt)
-        cfg = resumed(checkpoint_config(resume_state, ckpt), out, args)
+        saved = checkpoint_config(resume_state, ckpt)
+        if os.path.basename(os.path.normpath(saved.out)) != os.path.basename(os.path.realpath(out)):  # copied in
+            print(f"note: {ckpt} was saved by a run in {saved.out}; it continues here, in {out} (moved or copied: "
+                  f"{out}'s metrics.csv and grids go on from what this folder holds)", file=sys.stderr)
+        cfg = resumed(saved, out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
             return show_model(cfg)

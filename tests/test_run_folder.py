@@ -347,3 +347,17 @@ def test_a_checkpoint_npz_that_is_a_folder_is_called_a_folder(finished_run, tmp_
     assert dcgan.main(["generate", "--checkpoint", str(finished_run), "--n", "2", "--out", str(tmp_path / "g")]) == 1
     err = capsys.readouterr().err
     assert "checkpoint.npz is a folder, not a file" in err and err.count("\n") == 1
+
+
+def test_a_checkpoint_copied_from_another_run_is_resumed_with_a_note(folder, finished_run, tmp_path, capsys):
+    """Another run's checkpoint copied into a folder was resumed there without a word."""
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(finished_run / "checkpoint.npz", other / "checkpoint.npz")
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(other), "--epochs", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {other / 'checkpoint.npz'} was saved by a run in {finished_run}; it continues here" in err
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(other), "--epochs", "3", "--no-progress"]) == 0     # now its own: no note
+    assert "was saved by a run in" not in capsys.readouterr().err
