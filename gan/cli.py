@@ -26,7 +26,7 @@ from nn import backend
 from .config import Config, absolute
 from .errors import UserError
 from .memory import keep_freed_memory
-from .models import IMAGE_SIZES, LAYER_LIBRARIES
+from .models import IMAGE_SIZES
 
 USER_ERRORS = (UserError, datasets.DatasetError, backend.BackendError)
 BACKEND_CHOICES = ["numpy", "cupy"]
@@ -172,10 +172,12 @@ def train_parser():
         "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
         "'python dcgan.py evaluate --help' measures sample quality.")
     add_backend_flag(p)
-    p.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
+    p.add_argument("--layers", default=None, type=path_text, metavar="{nn,fast,DIR}",
                    help="the layers G and D are built from: nn (nn/'s readable layers, what the reading order "
-                        "shows; the default on numpy) or fast (nn/fast/: the same maths and values as fused "
-                        "kernels in a copy-free layout; the default on cupy, and faster on a CPU too: docs/results.md)")
+                        "shows; the default on numpy), fast (nn/fast/: the same maths and values as fused "
+                        "kernels in a copy-free layout; the default on cupy, and faster on a CPU too: "
+                        "docs/results.md), or a folder of your exercises (python -m exercises: your pieces in "
+                        "place of nn's, each checked first)")
     p.add_argument("--dataset", default="mnist", choices=list(datasets.DATASETS),
                    help="training data; mnist and fashion-mnist download (MD5-checked) unless --data-dir is given")
     p.add_argument("--data-dir", default=None, type=path_text,

@@ -15,7 +15,7 @@ from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_
                   use_backend)
 from .config import resumed
 from .errors import TrainingError
-from .models import model_table, use_layers
+from .models import LAYER_LIBRARIES, model_table, use_layers
 from .per_class import train_per_class
 from .run_folder import check_resumable, checkpoint_in, is_per_class, per_class_config, resume_folder
 
@@ -40,11 +40,17 @@ def show_model(cfg):
     print(model_table(dataclasses.replace(cfg, nc=cfg.nc or 3)))
 
 
+def exercise_layers(folder):
+    """--layers DIR: the layer library of a folder of exercises (python -m exercises), each piece checked first."""
+    from exercises.library import layer_library
+    return layer_library(folder)
+
+
 def train_main(args, train):
     """The train command (``train``: dcgan.py's training loop): a new run from the flags (gan/cli.py), or --resume OUT (a run folder, its
     checkpoint.npz, or a --per-class run folder) from its checkpoint."""
     use_backend(args.backend)
-    use_layers(args.layers)
+    use_layers(args.layers if args.layers in LAYER_LIBRARIES + (None,) else exercise_layers(args.layers))
     refuse_flags_without_effect(args)
     out = resume_folder(args.resume) if args.resume else None
     if out is not None:

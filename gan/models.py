@@ -26,20 +26,24 @@ LAYER_LIBRARIES = ("nn", "fast")
 _chosen_layers = [None]            # set by use_layers (--layers); None: the backend's default
 
 
-def use_layers(name):
-    """Build models from ``name``'s layers from now on: "nn", "fast", or None for the backend's default."""
-    if name not in LAYER_LIBRARIES + (None,):
-        raise UserError(f"--layers {name}: choose nn (the readable layers) or fast (nn/fast/)")
-    _chosen_layers[0] = name
+def use_layers(choice):
+    """Build models from these layers from now on: "nn", "fast", a library of layers (a module like nn: a folder
+    of exercises, as ``exercises.library.layer_library`` makes it), or None for the backend's default."""
+    if isinstance(choice, str) and choice not in LAYER_LIBRARIES:
+        raise UserError(f"--layers {choice}: choose nn (the readable layers), fast (nn/fast/), or a folder of "
+                        "exercises (python -m exercises)")
+    _chosen_layers[0] = choice
 
 
 def chosen_layers():
-    """What --layers said: "nn", "fast", or None (the backend's default)."""
+    """What --layers said: "nn", "fast", a library of layers, or None (the backend's default)."""
     return _chosen_layers[0]
 
 
 def layers_name(layers):
-    """The --layers value of a layer library: "nn" for nn, "fast" for nn.fast."""
+    """The --layers value of a layer library: "nn" for nn, "fast" for nn.fast, the folder of a student's."""
+    if getattr(layers, "student_folder", None):
+        return layers.student_folder
     return "fast" if layers.__name__ == "nn.fast" else "nn"
 
 
@@ -47,12 +51,19 @@ def layer_library():
     """The module models are built from, and trained with (its Adam, EMA and BCEWithLogits): ``nn``, the
     readable layers a student reads and steps through (the default on NumPy), or ``nn.fast``, the same
     interfaces and values with fused kernels and a copy-free layout (nn/fast/__init__.py; the default on
-    CuPy). ``use_layers`` (``--layers``) chooses on any backend."""
-    name = _chosen_layers[0] or ("fast" if backend.name() == "cupy" else "nn")
-    if name == "fast":
+    CuPy), or a student's (``python -m exercises``). ``use_layers`` (``--layers``) chooses on any backend."""
+    choice = _chosen_layers[0] or ("fast" if backend.name() == "cupy" else "nn")
+    if not isinstance(choice, str):
+        return choice
+    if choice == "fast":
         from nn import fast
         return fast
     return nn
+
+
+def is_batchnorm(layer):
+    """Is ``layer`` a BatchNorm, of any library (nn, nn.fast, a student's)? It keeps running statistics."""
+    return hasattr(layer, "running_mean")
 
 
 def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):
@@ -137,7 +148,7 @@ def shape_line(name, model, input_shape):
     """"G: 100x1x1 -> 256x4x4 -> ... -> 1x32x32": the input, then the output of each layer with weights
     (BatchNorm's aside) and of each Reshape (the linear head's 4x4 maps)."""
     text = lambda shape: "x".join(map(str, shape))
-    shown = lambda layer: (getattr(layer, "weight", None) is not None and not isinstance(layer, nn.BatchNorm)
+    shown = lambda layer: (getattr(layer, "weight", None) is not None and not is_batchnorm(layer)
                            or isinstance(layer, nn.Reshape) and not isinstance(layer, nn.Flatten))
     steps = [text(shape) for layer, shape in shapes(model, input_shape) if shown(layer)]
     return f"{name}: {text(input_shape)} -> " + " -> ".join(steps)
@@ -185,7 +196,7 @@ def dcgan_init(model, std=0.02):
         if getattr(layer, "weight", None) is None:
             continue
         w = layer.weight
-        w.data[...] = backend.randn(w.shape, std=std, mean=1.0 if isinstance(layer, nn.BatchNorm) else 0.0,
+        w.data[...] = backend.randn(w.shape, std=std, mean=1.0 if is_batchnorm(layer) else 0.0,
                                     dtype=w.data.dtype)
         if layer.bias is not None:
             layer.bias.data[...] = 0.0

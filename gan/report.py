@@ -107,10 +107,13 @@ def progress_bar(total, initial, desc, enabled):
 
 def layers_text(layers):
     """The --layers value of ``layers``, "nn" or "fast"; where NumPy's default chose the readable ones, with
-    a word on the faster ones: "nn (the readable ones; --layers fast trains faster)"."""
+    a word on the faster ones: "nn (the readable ones; --layers fast trains faster)"; a student's folder with
+    the exercises it holds: "my_layers (yours: relu, batchnorm; the rest nn's)"."""
     name = layers_name(layers)
     if name == "nn" and backend.name() == "numpy" and chosen_layers() is None:
         return "nn (the readable ones; --layers fast trains faster)"
+    if getattr(layers, "student_exercises", None):
+        return f"{name} (yours: {', '.join(layers.student_exercises)}; the rest nn's)"
     return name
 
 

@@ -123,8 +123,9 @@ class BatchNorm1d(BatchNorm):
 @contextmanager
 def frozen_running_stats(model):
     """Inside the block, BatchNorm layers of ``model`` in training mode still normalise with
-    batch statistics but leave their running statistics untouched."""
-    layers = [m for m in model.modules() if isinstance(m, BatchNorm)]
+    batch statistics but leave their running statistics untouched. (A BatchNorm is a layer with
+    ``update_running_stats``: this library's, nn.fast's, or a student's own.)"""
+    layers = [m for m in model.modules() if hasattr(m, "update_running_stats")]
     for m in layers:
         m.update_running_stats = False
     try:

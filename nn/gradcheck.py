@@ -99,7 +99,8 @@ def layer_gradients(layer, x, dout):
     layer.zero_grad()
     layer.forward(_f64(x))
     dx = layer.backward(_f64(dout))
-    return backend.to_numpy(dx), {n: backend.to_numpy(p.grad) for n, p in layer.named_parameters()}
+    host = lambda a: None if a is None else backend.to_numpy(a)              # noqa: E731 (None: not given)
+    return host(dx), {n: host(p.grad) for n, p in layer.named_parameters()}
 
 
 def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
@@ -110,6 +111,13 @@ def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
     that forgot gamma would pass. ``x`` (host array) overrides the random
     input, ``dout`` (host array) the random upstream gradient.
     """
+    return {name: rel_error(analytic, numerical)
+            for name, (analytic, numerical) in gradient_pairs(layer, x_shape, seed, h, x, dout).items()}
+
+
+def gradient_pairs(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
+    """``check_layer``'s arrays: {'x': (analytic dx, numerical dx), name: (analytic, numerical), ...}, host
+    arrays (an analytic gradient the layer did not give is None), for a reader that wants more than the error."""
     rng = np.random.default_rng(seed)
     layer.astype(backend.xp().float64)
     for _, p in layer.named_parameters():
@@ -126,7 +134,7 @@ def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
         layer.clear_cache()                           # finite differences never call backward
         return y
 
-    errors = {"x": rel_error(dx, numerical_gradient(run, x, dout, h))}
+    pairs = {"x": (dx, numerical_gradient(run, x, dout, h))}
     for name, p in layer.named_parameters():
         original = p.data
 
@@ -134,9 +142,9 @@ def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
             p.data = _f64(v)
             return run(x)
 
-        errors[name] = rel_error(grads[name], numerical_gradient(run_p, backend.to_numpy(original), dout, h))
+        pairs[name] = (grads[name], numerical_gradient(run_p, backend.to_numpy(original), dout, h))
         p.data = original
-    return errors
+    return pairs
 
 
 def check_loss(loss_fn, x, target, h=1e-6, seed=0):
