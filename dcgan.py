@@ -218,7 +218,8 @@ def start_trainer(cfg, resume_state, data, class_filter, checkpoint):
     if class_filter is not None:                          # one class of a --per-class run
         keep = labels == class_filter
         images, labels = images[keep], labels[keep]
-    trainer = Trainer(fit_to_data(cfg, images, labels), images, labels)
+    trainer_class = getattr(layer_library(), "Trainer", Trainer)   # --layers DIR may hold your own step
+    trainer = trainer_class(fit_to_data(cfg, images, labels), images, labels)
     score_samples = sample_scorer(trainer) if cfg.eval_every else None
     if resume_state is not None:
         load_trainer_state(trainer, resume_state, checkpoint)

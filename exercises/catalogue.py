@@ -1,6 +1,6 @@
 """The exercises, in reading order: which piece of nn/ each one is, what the student writes, and a hint.
 
-An exercise names an nn/ module, the top-level pieces (classes, functions) its file holds, and the functions
+An exercise names an nn/ module (or dcgan.py, for the training step), the top-level pieces (classes, functions) its file holds, and the functions
 whose bodies the student writes (``blanks``). ``python -m exercises start NAME`` copies those pieces from the
 module's current source with the bodies replaced by "not written yet"; ``--solution`` copies them whole.
 """
@@ -13,7 +13,7 @@ class Exercise:
     module: str            # the nn/ module the pieces come from
     pieces: tuple          # its top-level classes and functions that the student's file holds
     blanks: tuple          # "Class.method" or "function": the bodies the student writes
-    kind: str              # how it is checked: layer, loss, im2col, adam, ema (exercises/checking.py)
+    kind: str              # how it is checked: layer, loss, im2col, adam, ema, step (exercises/checking.py)
     asks: str              # one line for `list`
     hint: str              # said by "not written yet" and by `list`
     minutes: int           # about how long a student takes (docs/exercises.md)
@@ -59,6 +59,12 @@ EXERCISES = [
     Exercise("ema", "nn.ema", ("EMA",), ("EMA.current_decay", "EMA.move_towards"), "ema",
              "the averaged generator's update: the decay with its warm-up, and the move towards the weights",
              "d_t = min(decay, (1 + t) / (10 + t)); a = d a + (1 - d) w in place (a[...] = ...)", 10),
+    Exercise("dcgan_step", "dcgan", ("Trainer",), ("Trainer.step",), "step",
+             "one DCGAN training step: what flows into D's and G's gradients, and what must not",
+             "(1) D.zero_grad(); D on the real batch (self.d_input) against cfg.real_label, then on G(z) against "
+             "0, both D.backward (they add up), opt_D.step(); (2) G.zero_grad(); with frozen(D): the fake batch "
+             "through the updated D against 1, G.backward(self.g_part(D.backward(...))); opt_G.step(); the "
+             "average; step_count += 1; return self.statistics(...)", 30),
 ]
 
 BY_NAME = {exercise.name: exercise for exercise in EXERCISES}

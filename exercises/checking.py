@@ -342,7 +342,82 @@ def ema_checks(exercise, module):
     return lines
 
 
-CHECKS = {"layer": layer_checks, "loss": loss_checks, "im2col": im2col_checks, "adam": adam_checks,
+# ------------------------------------------------------------------------------------------ the step
+
+STEP_DIAGNOSIS = {
+    "D": "D's update (1) differs: D on the real batch against cfg.real_label and on G(z) against 0, both "
+         "backward into D's gradients (they add up), then opt_D.step()",
+    "D's gradients": "D's gradients after the step are not (1)'s: (2) must neither add to them (with frozen(D), G's "
+                     "loss trains only G) nor clear them, and G's own must be zeroed (G.zero_grad())",
+    "G": "G's update (2) differs: the fake batch through the updated D against 1, D.backward's input gradient "
+         "(self.g_part of it) into G.backward, then opt_G.step()",
+    "the average": "the averaged G: self.ema.update() after G's step",
+    "statistics": "return self.statistics(loss_real + loss_fake, loss_g, logits_real, logits_fake)",
+    "step_count": "self.step_count += 1",
+}
+
+
+def step_checks(exercise, module):
+    """Two steps of the student's Trainer against dcgan.py's, from the same weights, batches and draws: D's and
+    G's weights, D's gradients after (2), the average, the statistics; plain and conditional."""
+    import dcgan
+    from gan.config import Config
+    lines = []
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 1, 16, 16), dtype=np.uint8)
+    labels = np.repeat(np.arange(2), 8)
+    for variant, extra in (("plain", {}), ("conditional", {"conditional": True, "n_classes": 2})):
+        cfg = Config(dataset="folder", nc=1, nz=8, ngf=4, ndf=4, image_size=16, batch_size=8, ema=0.9, **extra)
+        trainers = []
+        for trainer_class in (dcgan.Trainer, module.Trainer):
+            backend.seed(0)
+            trainers.append(trainer_class(cfg, images, labels if extra else None))
+        reference, student = trainers
+        for step in (1, 2):
+            real, batch_labels = reference.next_batch()
+            student.next_batch()
+            backend.seed(step)
+            expected = backend.to_numpy(reference.step(real, batch_labels))
+            backend.seed(step)
+            try:
+                got = student.step(real, batch_labels)
+            except Exception as error:
+                return lines + [failure(f"{variant}, step {step}", "step", error)]
+            case = f"{variant}, step {step}"
+            lines += compare_trainers(case, reference, student, expected, got)
+            if not all(line.ok for line in lines):
+                return lines
+    return lines
+
+
+def compare_trainers(case, reference, student, expected, got):
+    def worst(pairs):
+        return max((rel_error(b, a) for a, b in pairs), default=0.0)
+
+    def params(model):
+        return [p.data for _, p in model.named_parameters()]
+
+    def grads(model):
+        return [np.zeros(1) if p.grad is None else p.grad for _, p in model.named_parameters()]
+
+    found = {"D": worst(zip(params(reference.D), params(student.D))),
+             "D's gradients": worst(zip(grads(reference.D), grads(student.D))),
+             "G": worst(zip(params(reference.G), params(student.G))),
+             "the average": worst(zip(params(reference.G_avg), params(student.G_avg)))}
+    lines = []
+    for what, error in found.items():
+        lines.append(Line(case, what, error, error < 1e-5, "" if error < 1e-5 else STEP_DIAGNOSIS[what]))
+    try:
+        error = rel_error(backend.to_numpy(got), expected)
+    except Exception:
+        error = float("inf")
+    lines.append(Line(case, "statistics", error, error < 1e-5, "" if error < 1e-5 else STEP_DIAGNOSIS["statistics"]))
+    ok = student.step_count == reference.step_count
+    lines.append(Line(case, "step_count", ok=ok, why="" if ok else STEP_DIAGNOSIS["step_count"]))
+    return lines
+
+
+CHECKS = {"step": step_checks, "layer": layer_checks, "loss": loss_checks, "im2col": im2col_checks, "adam": adam_checks,
           "ema": ema_checks}
 
 

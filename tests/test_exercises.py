@@ -117,6 +117,11 @@ BUGS = [
     ("adam", "m[...] = b1 * m + (1 - b1) * g", "m = b1 * m + (1 - b1) * g", "wrong from step 2"),
     ("ema", "a[...] = d * a + (1 - d) * w", "a = d * a + (1 - d) * w", "a = d a + (1 - d) w"),
     ("ema", "return min(self.decay, (1.0 + self.t) / (10.0 + self.t))", "return self.decay", "d_t = min(decay"),
+    ("dcgan_step", "        G.zero_grad()\n", "        D.zero_grad()\n", "D's gradients after the step are not (1)'s"),
+    ("dcgan_step", "loss_g, dlogits = bce(D.forward(fake), 1.0)", "loss_g, dlogits = bce(D.forward(fake), 0.0)",
+     "G's update (2) differs"),
+    ("dcgan_step", "        D.zero_grad()\n", "", "D's update (1) differs"),
+    ("dcgan_step", "self.step_count += 1", "pass", "self.step_count += 1"),
 ]
 
 
