@@ -32,21 +32,28 @@ One JSON line per case:
   torch_s_per_step, ratio      with --compare-torch: the same architecture and step in PyTorch,
                                same threads, float32; ratio = ours / PyTorch
 PyTorch is only ever imported here, for the comparison: nn/ and dcgan.py never use it.
+--threads sets PyTorch's threads, so it goes with --compare-torch (NumPy's BLAS takes its threads from
+OMP_NUM_THREADS, set before start); --compare-torch without PyTorch installed says so in a note.
 """
-import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
+import sys
 import time
 from collections import defaultdict
+
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the benchmarks from the repository root as modules: python -m benchmarks.bench_step ...")
 
 import numpy as np
 
 import nn
 from benchmarks import launches
-from benchmarks.cases import CASES, make_trainer, parse_case
+from benchmarks.cases import CASES, case_list, case_memory, make_trainer
 from gan import cli
+from gan.errors import UserError
 from gan.models import LAYER_LIBRARIES, layer_library, use_layers
 from nn import backend
 from nn.fast import fuse
@@ -219,45 +226,63 @@ def torch_step_time(size, nc, batch, steps, warmup, threads, device):
     return statistics.median(times)
 
 
+def parser():
+    p = cli.command_parser("python -m benchmarks.bench_step", "Benchmark DCGAN train steps: one JSON line per case.")
+    p.add_argument("--backend", default="numpy", choices=cli.BACKEND_CHOICES, help="array backend, as dcgan.py's")
+    p.add_argument("--steps", type=cli.positive_int, default=7, help="timed steps per case (median reported)")
+    p.add_argument("--warmup", type=cli.number_type(int, lambda v: v >= 0, "0 or more"), default=2,
+                   help="untimed steps first, per case")
+    p.add_argument("--threads", type=cli.positive_int, default=os.cpu_count(),
+                   help="PyTorch's CPU threads, with --compare-torch (NumPy's BLAS: set OMP_NUM_THREADS before start)")
+    p.add_argument("--cases", default="all", type=lambda text: CASES if text == "all" else case_list(text),
+                   help="all, or a comma list of SIZExBATCH, e.g. 32x128,64x16: size 32 (1 channel) or 64 "
+                        "(3 channels), any batch")
+    p.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
+    p.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
+                   help="nn (readable) or fast (nn/fast/); default: dcgan.py's (nn on numpy, fast on cupy)")
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_step", description="Benchmark DCGAN train steps.")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend, as dcgan.py's")
-    parser.add_argument("--steps", type=int, default=7, help="timed steps per case (median reported)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first, per case")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="CPU threads (BLAS and PyTorch); set OMP_NUM_THREADS before start for BLAS")
-    parser.add_argument("--cases", default="all",
-                        help="comma list of SIZExBATCH, e.g. 32x128,64x16: size 32 (1 channel) or 64 (3 channels), "
-                             "any batch")
-    parser.add_argument("--compare-torch", action="store_true", help="also time PyTorch, if installed")
-    parser.add_argument("--layers", default=None, choices=LAYER_LIBRARIES,
-                        help="nn (readable) or fast (nn/fast/); default: dcgan.py's (nn on numpy, fast on cupy)")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+    args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
+    return cli.run_command(run, args)
+
+
+def run(args):
+    if "--threads" in args.given and not args.compare_torch:
+        raise UserError("--threads sets PyTorch's threads, for --compare-torch; NumPy's BLAS takes its threads from "
+                        "OMP_NUM_THREADS set before start (e.g. OMP_NUM_THREADS=1 python -m benchmarks.bench_step): "
+                        "add --compare-torch, or leave --threads out")
+    torch_here = importlib.util.find_spec("torch") is not None
+    if args.compare_torch and not torch_here:
+        print("note: --compare-torch: PyTorch is not installed here, so only ours is timed", file=sys.stderr)
     cli.use_backend(args.backend)      # as dcgan.py does (on numpy: glibc keeps freed memory)
     use_layers(args.layers)
-    try:
-        cases = CASES if args.cases == "all" else [parse_case(c) for c in args.cases.split(",")]
-    except ValueError as e:
-        parser.error(f"--cases: {e}")
+    cases = args.cases
     peak = sgemm_gflops()
     for size, nc, batch in cases:
-        trainer = make_trainer(size, nc, batch)
-        flops = conv_flops_per_step(trainer, batch)
-        time_steps(trainer, args.warmup)
-        step_time = statistics.median(time_steps(trainer, args.steps))
-        parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
-        result = {"backend": args.backend, "layers": layer_library().__name__, "image_size": size, "channels": nc,
-                  "batch": batch, "threads": args.threads, "fused": fuse.enabled(),
-                  "launches": launches.count_case(size, nc, batch, layers=layer_library()),
-                  "s_per_step": round(step_time, 4),
-                  "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
-                  "breakdown_step_s": round(hooked, 4),
-                  "non_gemm_s": round(hooked - parts.get("gemm", 0.0), 4),
-                  "gflop_per_s": round(flops / step_time / 1e9, 1),
-                  "sgemm_gflop_per_s": round(peak, 1),
-                  "fraction_of_sgemm": round(flops / step_time / 1e9 / peak, 3)}
+        with case_memory(size, batch):
+            trainer = make_trainer(size, nc, batch)
+            flops = conv_flops_per_step(trainer, batch)
+            time_steps(trainer, args.warmup)
+            step_time = statistics.median(time_steps(trainer, args.steps))
+            parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
+            result = {"backend": args.backend, "layers": layer_library().__name__, "image_size": size, "channels": nc,
+                      "batch": batch, "threads": args.threads, "fused": fuse.enabled(),
+                      "launches": launches.count_case(size, nc, batch, layers=layer_library()),
+                      "s_per_step": round(step_time, 4),
+                      "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,
+                      "breakdown_step_s": round(hooked, 4),
+                      "non_gemm_s": round(hooked - parts.get("gemm", 0.0), 4),
+                      "gflop_per_s": round(flops / step_time / 1e9, 1),
+                      "sgemm_gflop_per_s": round(peak, 1),
+                      "fraction_of_sgemm": round(flops / step_time / 1e9 / peak, 3)}
         if args.compare_torch:
             try:
+                if not torch_here:
+                    raise ImportError("torch")
                 t = torch_step_time(size, nc, batch, args.steps, args.warmup, args.threads,
                                     "cuda" if args.backend == "cupy" else "cpu")
                 result.update(torch_s_per_step=round(t, 4), torch_images_per_s=round(batch / t, 1),
@@ -268,4 +293,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

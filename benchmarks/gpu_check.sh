@@ -17,6 +17,9 @@
 #                    and without fused kernels (DCGAN_FUSE=0: what nn/fast/fuse.py saves)
 #   summary.txt      one line per step: exit code and seconds
 #
+# Every step runs even when one before it failed; at the end a failed step makes the script say which
+# ("error: 2 of 8 steps failed: train, evaluate ...", on stderr) and exit 1, else it exits 0.
+#
 # Settings (environment variables):
 #   DATA_DIR   the four Fashion-MNIST .gz files (default .device-data/fashion-mnist: carry them there)
 #   OUT        the result folder (default gpu-check/)
@@ -34,6 +37,7 @@ PYTHON="${PYTHON:-python}"
 mkdir -p "$OUT"
 summary="$OUT/summary.txt"
 : > "$summary"
+failed=()    # the steps that exited non-zero, in order
 
 step() {   # step NAME COMMAND...: run it, log stdout+stderr to OUT/NAME.txt, record exit code and time
     local name="$1"; shift
@@ -43,7 +47,8 @@ step() {   # step NAME COMMAND...: run it, log stdout+stderr to OUT/NAME.txt, re
     local rc=$?
     local command="$*"
     printf '%-12s rc=%-3s %5ss  %s\n' "$name" "$rc" "$((SECONDS - start))" "${command%%$'\n'*}" | tee -a "$summary"
-    return 0
+    [ "$rc" -eq 0 ] || failed+=("$name")
+    return 0     # the next steps still run: each is worth its figures on its own
 }
 
 step env "$PYTHON" -c '
@@ -87,7 +92,7 @@ step classifier "$PYTHON" -m examples.train_classifier "${data[@]}" --backend "$
     --out "$OUT/classifier.npz" --overwrite ${CLASSIFIER_FLAGS:-}
 # shellcheck disable=SC2086
 step evaluate "$PYTHON" dcgan.py evaluate --checkpoint "$OUT/run/checkpoint.npz" --classifier "$OUT/classifier.npz" \
-    --backend "$BACKEND" --json "$OUT/quality.json" ${EVAL_FLAGS:-}
+    --backend "$BACKEND" --json "$OUT/quality.json" --overwrite ${EVAL_FLAGS:-}
 # shellcheck disable=SC2086
 step bench env CUPY_TF32=0 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" --compare-torch ${BENCH_FLAGS:-}
 # shellcheck disable=SC2086
@@ -96,3 +101,10 @@ step bench_tf32 env CUPY_TF32=1 "$PYTHON" -m benchmarks.bench_step --backend "$B
 step bench_unfused env CUPY_TF32=0 DCGAN_FUSE=0 "$PYTHON" -m benchmarks.bench_step --backend "$BACKEND" ${BENCH_FLAGS:-}
 
 echo "results in $OUT/ (summary.txt)"
+if [ "${#failed[@]}" -gt 0 ]; then
+    steps=$(wc -l < "$summary")
+    names=$(printf '%s, ' "${failed[@]}")
+    echo "error: ${#failed[@]} of $((steps)) steps failed: ${names%, }" \
+         "(their logs: $OUT/NAME.txt; summary.txt has every step)" >&2
+    exit 1
+fi

@@ -37,16 +37,20 @@ col2im, layout (the copies that put a gradient in the (C, H*W*N) order the
 GEMMs read), GEMM (the conv and linear matmuls), BatchNorm, activations, loss,
 Adam, EMA, or other (bias adds, the trainer's own arithmetic).
 """
-import argparse
 import contextlib
 import importlib
 import json
+import sys
 from collections import Counter
+
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the benchmarks from the repository root as modules: python -m benchmarks.launches ...")
 
 import numpy as np
 
 import nn
-from benchmarks.cases import make_trainer, parse_case
+from benchmarks.cases import case_list, case_memory, make_trainer
+from gan import cli
 from nn import backend
 
 PARTS = ("im2col", "col2im", "layout", "gemm", "batchnorm", "activations", "loss", "adam", "ema", "other")
@@ -290,20 +294,28 @@ def _to_counted(model):
             setattr(m, name, counted(getattr(m, name)))
 
 
+def parser():
+    p = cli.command_parser("python -m benchmarks.launches", __doc__.splitlines()[0])
+    p.add_argument("--cases", default="32x128,64x64", type=case_list, metavar="SIZExBATCH,...",
+                   help="SIZExBATCH list, as in bench_step: size 32 (1 channel) or 64 (3 channels), any batch")
+    p.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
+    p.add_argument("--layers", default="fast", choices=["fast", "nn"],
+                   help="fast: nn.fast's layers, what a GPU runs (dcgan.py --backend cupy); nn: the readable layers")
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.launches", description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="32x128,64x64", help="SIZExBATCH list, as in bench_step")
-    parser.add_argument("--ema", action="store_true", help="train with the averaged generator (--ema)")
-    parser.add_argument("--layers", default="fast", choices=["fast", "nn"],
-                        help="fast (the default): nn.fast's layers, what a GPU runs (dcgan.py --backend cupy); "
-                             "nn: the readable layers")
-    args = parser.parse_args(argv)
+    return cli.run_command(run, parser().parse_args(argv))
+
+
+def run(args):
     layers = importlib.import_module("nn.fast" if args.layers == "fast" else "nn")
-    for text in args.cases.split(","):
-        print(json.dumps({"case": text, "layers": layers.__name__, "with_ema": args.ema,
-                          **count_case(*parse_case(text), ema=args.ema, layers=layers)}),
+    for size, nc, batch in args.cases:
+        with case_memory(size, batch):
+            counts = count_case(size, nc, batch, ema=args.ema, layers=layers)
+        print(json.dumps({"case": f"{size}x{batch}", "layers": layers.__name__, "with_ema": args.ema, **counts}),
               flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

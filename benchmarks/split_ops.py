@@ -18,12 +18,22 @@ only where an operation takes many round trips' time; docs/benchmarks.md has thi
 """
 import argparse
 import json
+import math
 import os
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+if __package__ in (None, ""):          # run as a file: the project's packages are not on the path
+    sys.exit("error: run the benchmarks from the repository root as modules: python -m benchmarks.split_ops ...")
+
 import numpy as np
+
+from gan import cli
+from gan.errors import UserError
+
+MAX_THREADS = 1024
 
 
 def median_us(fn, repeats):
@@ -41,33 +51,58 @@ def normalise(xc, k, beta, y):
 
 
 def sizes(text):
-    """"1,2,4" -> [1.0, 2.0, 4.0] (argparse names the flag if this raises)."""
-    values = [float(v) for v in text.split(",")]
-    if not values or min(values) <= 0:
-        raise ValueError(text)
+    """"1,2,4" -> [1.0, 2.0, 4.0]: the argparse type of --sizes-mib (positive, finite numbers)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(0 < v and math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of sizes in MiB, each a positive "
+                                         "number, e.g. 1,2,4")
     return values
 
 
+def parser():
+    p = cli.command_parser("python -m benchmarks.split_ops", __doc__.split("\n")[0])
+    p.add_argument("--threads", default=min(MAX_THREADS, max(2, os.cpu_count() or 1)),
+                   type=cli.number_type(int, lambda v: 2 <= v <= MAX_THREADS, f"from 2 to {MAX_THREADS}"),
+                   help="threads to split over (default: the cores, at least 2)")
+    p.add_argument("--sizes-mib", type=sizes, default="1,2,4,8,16",
+                   help="comma list of array sizes, MiB (float32)")
+    p.add_argument("--repeats", type=cli.positive_int, default=200, help="timings per median")
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=max(2, os.cpu_count() or 1),
-                        help="threads to split over (default: the cores, at least 2)")
-    parser.add_argument("--sizes-mib", type=sizes, default="1,2,4,8,16",
-                        help="comma list of array sizes, MiB (float32)")
-    parser.add_argument("--repeats", type=int, default=200)
-    args = parser.parse_args(argv)
-    if args.threads < 2:
-        parser.error("--threads must be 2 or more (the split is over that many threads)")
+    return cli.run_command(run, parser().parse_args(argv))
+
+
+def run(args):
     n = args.threads
+    for mib in args.sizes_mib:                         # every size checked before any is measured
+        if int(mib * (1 << 20)) // 4 < n:
+            raise UserError(f"--sizes-mib {mib:g} is fewer than {n} float32 numbers: too small to split over "
+                            f"--threads {n}")
     pool = ThreadPoolExecutor(n - 1)
+    try:
+        measure(args, n, pool)
+    finally:
+        pool.shutdown()
+
+
+def measure(args, n, pool):
     pool.submit(int).result()
     handoff = median_us(lambda: pool.submit(int).result(), args.repeats * 5)
     result = {"threads": n, "handoff_us": [round(t, 1) for t in handoff]}
     k, beta = np.float32(1.5), np.float32(0.25)
     for mib in args.sizes_mib:
         size = int(mib * (1 << 20)) // 4
-        xc = np.random.default_rng(0).standard_normal(size, dtype=np.float32)
-        y = np.empty_like(xc)
+        try:
+            xc = np.random.default_rng(0).standard_normal(size, dtype=np.float32)
+            y = np.empty_like(xc)
+        except MemoryError:
+            raise UserError(f"--sizes-mib {mib:g}: two arrays of {mib:g} MiB do not fit in memory: "
+                            "ask for smaller sizes") from None
         parts = [slice(i * size // n, (i + 1) * size // n) for i in range(n)]
 
         def split():
@@ -79,9 +114,8 @@ def main(argv=None):
         one, _ = median_us(lambda: normalise(xc, k, beta, y), args.repeats)
         both, _ = median_us(split, args.repeats)
         result[f"{mib:g}"] = {"one_us": round(one), "split_us": round(both), "split/one": round(both / one, 2)}
-    pool.shutdown()
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -26,9 +26,16 @@ classifier (nn.Linear + nn.SoftmaxCrossEntropy) trained with nn.Adam and a
 small L2 weight decay for a fixed number of steps on mini-batches of up to
 1000 (so 1000 labels per class train as fast as 10), then the accuracy on
 the whole test split. The same classifier on the raw pixels (in [-1, 1]) is
-the baseline. Prints a markdown table; ``--json PATH`` writes it too.
+the baseline. Prints a markdown table; ``--json PATH`` writes it too (an
+earlier table there is replaced only with --overwrite; another file never).
+
+It takes an unconditional model: a conditional D (--conditional) sees the
+label as extra input channels, so its features would hand the classifier the
+answer (refused in one line). A fit whose weights or logits become NaN or
+infinite is refused too (try a smaller --lr): no row of the table is then printed.
 """
 import argparse
+import math
 import sys
 import time
 
@@ -113,6 +120,10 @@ def batches(n, batch_size, rng):
             yield np.sort(order[start:start + batch_size])
 
 
+class Diverged(Exception):
+    """A linear fit that became NaN or infinite (``linear_probe`` names which one)."""
+
+
 def train_linear(x, y, n_classes, args, rng):
     """Softmax regression on host float32 features x (N, F), labels y (N,): Adam, L2 on W.
 
@@ -134,7 +145,9 @@ def train_linear(x, y, n_classes, args, rng):
             idx = next(next_batch)
             xb, yb = backend.to_device(x[idx]), backend.to_device(y[idx])  # (b, F), (b,)
         model.zero_grad()
-        _, dlogits = loss_fn(model.forward(xb), yb)                        # logits (b, K)
+        loss, dlogits = loss_fn(model.forward(xb), yb)                     # logits (b, K)
+        if not math.isfinite(float(loss)):
+            raise Diverged(f"its loss became {float(loss)}")
         model.backward(dlogits)
         model.weight.grad += args.weight_decay * model.weight.data         # d/dW of (wd / 2) |W|^2
         opt.step()
@@ -142,19 +155,29 @@ def train_linear(x, y, n_classes, args, rng):
 
 
 def accuracy(model, x, y, chunk=2000):
+    if not all(np.isfinite(backend.to_numpy(p.data)).all() for p in model.parameters()):
+        raise Diverged("its weights became NaN or infinite")
     correct = 0
     for i in range(0, len(x), chunk):
         logits = backend.to_numpy(model.forward(backend.to_device(x[i:i + chunk])))
+        if not np.isfinite(logits).all():
+            raise Diverged("its outputs became NaN or infinite")
         correct += int(np.sum(np.argmax(logits, axis=1) == y[i:i + chunk]))
     model.clear_cache()
     return correct / len(x)
 
 
-def linear_probe(train, y_train, test, y_test, n_classes, args):
-    """Standardise, train, and return the test accuracy."""
+def linear_probe(train, y_train, test, y_test, n_classes, args, what):
+    """Standardise, train, and return the test accuracy; a fit that diverged is one line naming ``what``."""
     train, test = standardise(train, test)
-    model = train_linear(train, y_train, n_classes, args, np.random.default_rng(args.seed))
-    return accuracy(model, test, y_test)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):               # an overflow is refused, in one line
+            model = train_linear(train, y_train, n_classes, args, np.random.default_rng(args.seed))
+            return accuracy(model, test, y_test)
+    except Diverged as e:
+        raise UserError(f"the linear classifier on {what} diverged ({e}) with --lr {args.lr:g} and --weight-decay "
+                        f"{args.weight_decay:g}: no table is printed from it; try a smaller --lr "
+                        f"(the default: 0.001)") from None
 
 
 # --------------------------------------------------------------------------- labelled subsets
@@ -190,36 +213,50 @@ def markdown_table(rows):
 # --------------------------------------------------------------------------- command line
 
 def parser():
-    p = argparse.ArgumentParser(
-        prog="python -m examples.discriminator_features", formatter_class=cli.HelpFormatter,
-        description="Linear classifiers on a trained DCGAN discriminator's features versus on raw pixels, "
-                    "with few labels (Radford et al. 2015, section 5.1).")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py, or its run folder")
+    p = cli.command_parser(
+        "python -m examples.discriminator_features",
+        "Linear classifiers on a trained DCGAN discriminator's features versus on raw pixels, "
+        "with few labels (Radford et al. 2015, section 5.1).")
+    p.add_argument("--checkpoint", required=True, type=cli.path_text,
+                   help="a checkpoint.npz written by dcgan.py (an unconditional model), or its run folder")
     p.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist", "cifar10"],
                    help="labelled data (default: the checkpoint's dataset)")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset's files (default: the checkpoint's)")
+    p.add_argument("--data-dir", default=None, type=cli.path_text,
+                   help="folder with the dataset's files (default: the checkpoint's)")
     p.add_argument("--per-class", type=per_class_list, default="10,100,1000", metavar="K,K,...",
                    help="labelled training images per class, one table row each")
     p.add_argument("--steps", type=cli.positive_int, default=200,
                    help="Adam updates of each linear classifier (the same for every row)")
     p.add_argument("--batch-size", type=cli.positive_int, default=1000,
                    help="labelled images per update (all of them when there are fewer)")
-    p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--weight-decay", type=cli.number_type(float, lambda v: v >= 0, "0 or more"),
-                   default=1e-3,
+    p.add_argument("--lr", type=cli.number_type(float, lambda v: 0 < v <= 1, "above 0 and at most 1"), default=1e-3,
+                   help="Adam learning rate (Adam moves every weight by about this much a step)")
+    p.add_argument("--weight-decay", type=cli.nonnegative_float, default=1e-3,
                    help="L2 penalty on the classifier's weights")
-    p.add_argument("--seed", type=int, default=0, help="seed for the choice of labelled images and the batch order")
-    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the table as JSON")
+    p.add_argument("--seed", type=cli.seed_int, default=0,
+                   help="seed for the choice of labelled images and the batch order")
+    cli.add_backend_flag(p)
+    p.add_argument("--json", default=None, metavar="PATH", type=cli.path_text, help="also write the table as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace the table an earlier run wrote to --json")
     return p
 
 
+JSON_KEYS = ("checkpoint", "d_features", "raw_pixels", "rows")          # what marks a file as this program's --json
+
+
 def run(args):
+    if args.overwrite and not args.json:
+        raise UserError("--overwrite is for --json (an earlier run's table): leave it out")
     cli.use_backend(args.backend)
     ckpt = run_folder.checkpoint_file(args.checkpoint)
     cfg, _, D = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
-    if args.json:
-        writing.output_file(args.json, "--json")                  # before the work, not after it
+    if cfg.conditional or cfg.n_classes:
+        raise UserError(f"{ckpt} is a conditional model (trained with --conditional, {cfg.n_classes} classes): "
+                        "its D sees the label, so its features would give the answer away; this example takes "
+                        "an unconditional model (a run trained without --conditional)")
+    if args.json:                                                 # before the work, not after it
+        writing.output_file(args.json, "--json", inputs=[ckpt], overwrite=args.overwrite,
+                            ours=writing.json_with_keys(*JSON_KEYS), what="an earlier run's table")
     dataset = args.dataset or cfg.dataset
     if dataset not in ("mnist", "fashion-mnist", "cifar10"):
         raise UserError(f"the checkpoint was trained on {dataset}, which has no labels: "
@@ -238,6 +275,8 @@ def run(args):
     t0 = time.perf_counter()
     feats_train = discriminator_features(D, images)                        # (len(chosen), F)
     feats_test = discriminator_features(D, x_test)                         # (N_test, F)
+    if not (np.isfinite(feats_train).all() and np.isfinite(feats_test).all()):
+        raise UserError(f"{ckpt}: its D gives NaN or infinite features: the checkpoint holds a diverged model")
     print(f"{dataset}: D features {feature_layout(D)} per image, "
           f"{len(chosen)} training + {len(x_test)} test images in {time.perf_counter() - t0:.1f} s")
     pixels_train, pixels_test = pixel_features(images), pixel_features(x_test)
@@ -246,8 +285,10 @@ def run(args):
     for k in args.per_class:
         t0 = time.perf_counter()
         rows_k = np.searchsorted(chosen, order[:, :k].ravel())             # (n_classes * k,) rows of feats_train
-        acc_d = linear_probe(feats_train[rows_k], labels[rows_k], feats_test, y_test, n_classes, args)
-        acc_px = linear_probe(pixels_train[rows_k], labels[rows_k], pixels_test, y_test, n_classes, args)
+        acc_d = linear_probe(feats_train[rows_k], labels[rows_k], feats_test, y_test, n_classes, args,
+                             f"D's features ({k} per class)")
+        acc_px = linear_probe(pixels_train[rows_k], labels[rows_k], pixels_test, y_test, n_classes, args,
+                              f"raw pixels ({k} per class)")
         rows.append({"per_class": k, "n_train": len(rows_k), "d_features": acc_d, "raw_pixels": acc_px})
         print(f"{k} per class ({len(rows_k)} images): D features {acc_d:.4f}, raw pixels {acc_px:.4f}  "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
@@ -258,7 +299,7 @@ def run(args):
                  "d_features": int(feats_test.shape[1]), "raw_pixels": int(pixels_test.shape[1]),
                  "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "weight_decay": args.weight_decay, "seed": args.seed, "rows": rows}
-        writing.write_atomically(args.json, lambda tmp: writing.write_json(tmp, table))
+        writing.write_atomically(args.json, lambda tmp: writing.write_json(tmp, table), replace=args.overwrite)
         print(f"wrote {args.json}")
 
 

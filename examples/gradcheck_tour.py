@@ -9,7 +9,6 @@ layer: the relative error of dx and of each parameter gradient. Around 1e-10
 is a correct backward; a wrong one shows up as 1e-2 or worse, and then the
 tour ends with one error: line and exit code 1.
 """
-import argparse
 import sys
 
 
@@ -24,10 +23,15 @@ from nn.gradcheck import LAYER_CASES, LOSS_CASES, away_from_zero, check_layer, c
 BOUND = 1e-6            # a correct backward gives about 1e-10, a wrong one 1e-2 or worse
 
 
+def parser():
+    p = cli.command_parser("python -m examples.gradcheck_tour", __doc__.splitlines()[0])
+    p.add_argument("--backend", default="numpy", choices=nn.backend.BACKENDS,
+                   help="array backend: numpy, cupy (NVIDIA GPU) or array_api_strict (the standard's minimum)")
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m examples.gradcheck_tour", description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy", choices=nn.backend.BACKENDS)
-    return cli.run_command(tour, parser.parse_args(argv))
+    return cli.run_command(tour, parser().parse_args(argv))
 
 
 def tour(args):

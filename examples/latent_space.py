@@ -35,6 +35,11 @@ batch statistics would cancel the very vector we care about), so the
 arithmetic images are generated inside a batch of ordinary random z and
 only their images are kept. The grid is one batch of 64, as dcgan.py draws
 its sample grids.
+
+It takes an unconditional model (a conditional one, trained with
+--conditional, draws a class it is told: refused in one line). Everything
+is checked and computed before anything is written; images of an earlier
+run in --out are replaced only with --overwrite.
 """
 import argparse
 import os
@@ -46,7 +51,7 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
     sys.exit("error: run the examples from the repository root as modules: python -m examples.latent_space ...")
 
 from gan import checkpoint, cli, models, pictures, quality, run_folder, writing
-from gan.errors import UserError
+from gan.errors import UserError, why
 
 
 GRID = 8                   # the walk is GRID x GRID images
@@ -132,8 +137,9 @@ def verdict(probs, names):
     return f"{seen} (mean confidence {np.mean(np.max(probs, axis=1)):.2f})"
 
 
-def arithmetic(G, cfg, args, rng):
-    """Classify --n samples, average z per class, do the arithmetic; returns the rows' images (R*8, C, H, W)."""
+def arithmetic_plan(cfg, args):
+    """The classifier of --classifier, checked against the generator, and the terms of --arithmetic:
+    (model, class names, text, terms). Everything that can be refused is, before any work."""
     model, meta = quality.load_classifier(args.classifier)
     if meta["dataset"] != cfg.dataset or (meta["nc"], meta["image_size"]) != (cfg.nc, cfg.image_size):
         raise quality.QualityError(
@@ -145,8 +151,12 @@ def arithmetic(G, cfg, args, rng):
     if text is None:
         raise UserError(f"no default --arithmetic for {meta['dataset']}: pass one, e.g. "
                                   f"--arithmetic '{names[1]}-{names[2]}+{names[3]}'")
-    terms = parse_arithmetic(text, names)
+    return model, names, text, parse_arithmetic(text, names)
 
+
+def arithmetic(G, cfg, args, rng, plan):
+    """Classify --n samples, average z per class, do the arithmetic; returns the rows' images (R*8, C, H, W)."""
+    model, names, text, terms = plan
     nz = cfg.nz
     z = rng.standard_normal((args.n, nz, 1, 1)).astype(np.float32)
     _, probs = quality.classify(model, models.sample(G, z))                  # (n, K)
@@ -174,16 +184,27 @@ def arithmetic(G, cfg, args, rng):
 
 # --------------------------------------------------------------------------- command line
 
+def arithmetic_text(text):
+    """--arithmetic: any text but the empty one (which would silently mean the default); parsed once the
+    classifier's class names are known."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty (leave --arithmetic out for the dataset's default)")
+    return text
+
+
 def parser():
-    p = argparse.ArgumentParser(
-        prog="python -m examples.latent_space", formatter_class=cli.HelpFormatter,
-        description="A latent-space walk (latent_grid.png) and vector arithmetic on class-averaged z "
-                    "(arithmetic.png), after Radford et al. 2015, section 6.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.npz written by dcgan.py, or its run folder")
-    p.add_argument("--classifier", default=None,
+    p = cli.command_parser(
+        "python -m examples.latent_space",
+        "A latent-space walk (latent_grid.png) and vector arithmetic on class-averaged z "
+        "(arithmetic.png), after Radford et al. 2015, section 6.")
+    p.add_argument("--checkpoint", required=True, type=cli.path_text,
+                   help="a checkpoint.npz written by dcgan.py (an unconditional model), or its run folder")
+    p.add_argument("--classifier", default=None, type=cli.path_text,
                    help="a classifier .npz from examples/train_classifier.py (without it: only the walk)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--arithmetic", default=None, metavar="A-B+C",
+    p.add_argument("--out", required=True, type=cli.path_text, help="output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace latent_grid.png and arithmetic.png of an earlier run in --out")
+    p.add_argument("--arithmetic", default=None, metavar="A-B+C", type=arithmetic_text,
                    help="class names joined by + and -, e.g. Boot-Sneaker+Sandal "
                         "(default for fashion-mnist: Pullover-T-shirt+Dress)")
     p.add_argument("--n", type=cli.positive_int, default=2000, help="samples classified to find each class's z")
@@ -193,25 +214,68 @@ def parser():
                    help="confident samples a class needs for the arithmetic")
     p.add_argument("--average", type=cli.positive_int, default=10,
                    help="average the z of up to this many most confident samples per class (the paper: 3)")
-    p.add_argument("--seed", type=int, default=0, help="seed for every z drawn")
-    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
+    p.add_argument("--seed", type=cli.seed_int, default=0, help="seed for every z drawn")
+    cli.add_backend_flag(p)
     return p
 
 
+ARITHMETIC_FLAGS = ("--arithmetic", "--n", "--threshold", "--min-per-class", "--average")
+OUTPUTS = ("latent_grid.png", "arithmetic.png")
+
+
+def refuse_flags(args):
+    """Flags that would do nothing, or cannot all hold, stop the run in one line before anything is read."""
+    if args.classifier is None:
+        for flag in ARITHMETIC_FLAGS:
+            if flag in args.given:
+                raise UserError(f"{flag} is only used by the vector arithmetic, which needs --classifier: "
+                                f"add --classifier, or leave {flag} out")
+    elif args.n < args.min_per_class:
+        raise UserError(f"--n {args.n} samples cannot hold --min-per-class {args.min_per_class} confident "
+                        f"samples of a class: raise --n or lower --min-per-class")
+
+
+def check_out(out, overwrite):
+    """--out holds no images of an earlier run unless --overwrite replaces them (nothing else is ever touched)."""
+    if not os.path.isdir(out):
+        return
+    earlier = [name for name in OUTPUTS if os.path.lexists(os.path.join(out, name))]
+    if earlier and not overwrite:
+        raise UserError(f"--out {out} already holds {' and '.join(earlier)} of an earlier run: choose another "
+                        f"--out, or pass --overwrite to replace them")
+    for name in earlier:
+        if not os.path.isfile(os.path.join(out, name)):
+            raise UserError(f"--out {out}: {name} is not a file, so not an earlier run's image: move it away")
+
+
 def run(args):
+    refuse_flags(args)
     cli.use_backend(args.backend)
     ckpt = run_folder.checkpoint_file(args.checkpoint)
     cfg, G, _ = checkpoint.load_models(checkpoint.load_checkpoint(ckpt), ckpt)
-    rng = np.random.default_rng(args.seed)
+    if cfg.conditional or cfg.n_classes:
+        raise UserError(f"{ckpt} is a conditional model (trained with --conditional, {cfg.n_classes} classes): "
+                        "this example takes an unconditional model (a run trained without --conditional)")
+    plan = arithmetic_plan(cfg, args) if args.classifier is not None else None
+    check_out(args.out, args.overwrite)
     writing.output_folder(args.out)
 
+    rng = np.random.default_rng(args.seed)
+    grid = latent_grid(G, cfg.nz, rng)
+    images = arithmetic(G, cfg, args, rng, plan) if plan else None       # all the work, then the writing
     path = os.path.join(args.out, "latent_grid.png")
-    save_grid(latent_grid(G, cfg.nz, rng), GRID, path)
+    save_grid(grid, GRID, path)
     print(f"wrote {path}: a {GRID}x{GRID} walk between 4 random corners")
-    if args.classifier is None:
+    stale = os.path.join(args.out, "arithmetic.png")
+    if images is None:
+        if os.path.lexists(stale):                         # an earlier run's (--overwrite): not this run's result
+            try:
+                os.remove(stale)
+            except OSError as e:
+                raise UserError(f"could not remove the earlier run's {stale} ({why(e)}): latent_grid.png is "
+                                "this run's, that arithmetic.png is not") from None
         print("no --classifier: skipped the vector arithmetic")
         return
-    images = arithmetic(G, cfg, args, rng)
     path = os.path.join(args.out, "arithmetic.png")
     save_grid(images, 1 + NEIGHBOURS, path)
     print(f"wrote {path}: {len(images) // (1 + NEIGHBOURS)} rows of {1 + NEIGHBOURS}")
@@ -222,7 +286,10 @@ def save_grid(images, nrow, path):
 
 
 def main(argv=None):
-    return cli.run_command(run, parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+    args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed
+    return cli.run_command(run, args)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,17 @@ Trains on the training split, reports the test split's accuracy after every
 epoch, saves the model (.npz, written atomically) and prints the test
 accuracy as its last line: ``test accuracy 0.9123``. Then
 ``python dcgan.py evaluate --classifier classifier-fashion.npz ...`` uses it.
+
+A model that cannot be trusted is not saved: if the loss becomes NaN or
+infinite, or the test accuracy is no better than chance (within three
+standard errors of always guessing the test split's commonest class), the
+run ends with one ``error:`` line and nothing is written: training diverged
+(try a smaller --lr), or, at the default --lr or below, did not learn (try
+more --epochs). --out never replaces one of the dataset's
+files, nor a file that is not a classifier; an earlier classifier only with
+--overwrite.
 """
-import argparse
+import math
 import os
 import sys
 import time
@@ -21,51 +30,81 @@ if __package__ in (None, ""):          # run as a file: the project's packages a
 
 import datasets
 import nn
-from gan import cli, pictures, quality, writing
-from gan.errors import UserError
+from datasets.mnist import FILES as IDX_FILES
+from gan import checkpoint, cli, pictures, quality, writing
+from gan.errors import TrainingError
 from nn import backend
+
+DEFAULT_LR = 1e-3
+# Adam moves every weight by about lr a step: above 1 no network trains
+learning_rate = cli.number_type(float, lambda v: 0 < v <= 1, "above 0 and at most 1")
 
 
 def accuracy(model, images, labels):
     model.eval()
-    _, probs = quality.classify(model, images)
+    with np.errstate(over="ignore", invalid="ignore"):        # a diverged model's overflow: refused, in one line
+        _, probs = quality.classify(model, images)
     model.train()
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m examples.train_classifier", formatter_class=cli.HelpFormatter,
-                                description=__doc__.splitlines()[0])
+    p = cli.command_parser("python -m examples.train_classifier", __doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="the data to classify")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else download)")
-    p.add_argument("--out", required=True, help="where to save the classifier (.npz; missing folders are created)")
-    p.add_argument("--overwrite", action="store_true", help="replace the classifier already at --out")
+    p.add_argument("--data-dir", default=None, type=cli.path_text,
+                   help="folder with the dataset's files (else download)")
+    p.add_argument("--out", required=True, type=cli.path_text,
+                   help="where to save the classifier (.npz; missing folders are created)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the classifier already at --out (never any other file)")
     p.add_argument("--epochs", type=cli.positive_int, default=4, help="passes over the training split")
     p.add_argument("--batch-size", type=cli.positive_int, default=128, help="images per Adam step")
-    p.add_argument("--lr", type=cli.positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"], help="array backend")
-    p.add_argument("--seed", type=int, default=0, help="seed for initialisation and batch order")
+    p.add_argument("--lr", type=learning_rate, default=DEFAULT_LR, help="Adam learning rate")
+    cli.add_backend_flag(p)
+    p.add_argument("--seed", type=cli.seed_int, default=0, help="seed for initialisation and batch order")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=cli.positive_int, default=None, help="use only this many training images")
     return p
 
 
+def is_classifier(path):
+    """Is the file at ``path`` a classifier this program wrote (what --overwrite may replace)?"""
+    try:
+        checkpoint.read_npz(path, quality.CLASSIFIER_FORMAT, "classifier")
+    except cli.USER_ERRORS:
+        return False
+    return True
+
+
+def data_files(data_dir):
+    """The files of --data-dir this program reads (gzipped or not): --out may be none of them."""
+    if not data_dir:
+        return []
+    names = [name for pair in IDX_FILES.values() for name in pair]
+    return [os.path.join(data_dir, name + gz) for name in names for gz in ("", ".gz")]
+
+
 def run(args):
-    writing.output_file(args.out)                  # a bad --out is one line now, not after the training
-    if os.path.exists(args.out) and not args.overwrite:
-        raise UserError(f"--out {args.out} already holds a file: choose another --out, or pass --overwrite "
-                        "to replace it once the new classifier is trained")
+    # a bad --out is one line now, not after the training; an earlier classifier is replaced only with --overwrite
+    writing.output_file(args.out, inputs=data_files(args.data_dir), overwrite=args.overwrite, ours=is_classifier,
+                        what="a classifier")
     cli.use_backend(args.backend)
     backend.seed(args.seed)
     x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
     x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    if args.limit and args.limit >= len(x_train):
+        print(f"note: --limit {args.limit} is not below the {len(x_train)} training images: all of them are used",
+              file=sys.stderr)
+    x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    if args.batch_size > len(x_train):
+        print(f"note: --batch-size {args.batch_size} is more than the {len(x_train)} training images: each step "
+              f"takes all of them", file=sys.stderr)
     model = quality.Classifier(nc=x_train.shape[1], n_classes=10, image_size=x_train.shape[2])
     print(f"{args.dataset}: {len(x_train)} training, {len(x_test)} test images; "
           f"{model.num_parameters():,} parameters; backend {args.backend}")
     train(model, x_train, y_train, x_test, y_test, args)
     acc = accuracy(model, x_test, y_test)
+    refuse_chance_level(acc, y_test, args.lr)
     save(args.out, model, {"dataset": args.dataset, "nc": int(x_train.shape[1]), "image_size": int(x_train.shape[2]),
                            "n_classes": 10, "data_dir": os.path.abspath(args.data_dir) if args.data_dir else None,
                            "test_accuracy": acc, "epochs": args.epochs})
@@ -73,8 +112,33 @@ def run(args):
     print(f"test accuracy {acc:.4f}")
 
 
+def diverged(what, lr):
+    return TrainingError(f"training diverged: {what}; nothing was saved: try a smaller --lr (this run's: {lr:g}, "
+                         f"the default: {DEFAULT_LR:g})")
+
+
+def chance_level(labels):
+    """The accuracy of always guessing the commonest class, plus three standard errors of a guess that good
+    on len(labels) images: an accuracy up to this is no better than chance."""
+    p = np.bincount(labels).max() / len(labels)
+    return p + 3 * math.sqrt(p * (1 - p) / len(labels))
+
+
+def refuse_chance_level(acc, labels, lr):
+    """A model no better than chance is not saved: diverged (a large --lr), or it has not learnt yet."""
+    if acc <= chance_level(labels):
+        common = np.bincount(labels).max() / len(labels)
+        what = (f"its test accuracy {acc:.4f} is no better than chance (always guessing the commonest class "
+                f"scores {common:.4f})")
+        if lr > DEFAULT_LR:
+            raise diverged(what, lr)
+        raise TrainingError(f"training did not learn: {what}; nothing was saved: try more --epochs or more "
+                            f"training images, or a smaller --lr (this run's: {lr:g})")
+
+
 def train(model, x_train, y_train, x_test, y_test, args):
-    """--epochs of Adam on the training split; the test accuracy after each."""
+    """--epochs of Adam on the training split; the test accuracy after each. A NaN or infinite loss stops it
+    (TrainingError): nothing trained from there on can be trusted."""
     opt = nn.Adam(model, lr=args.lr)
     loss_fn = nn.SoftmaxCrossEntropy()
     b = min(args.batch_size, len(x_train))
@@ -88,9 +152,14 @@ def train(model, x_train, y_train, x_test, y_test, args):
         for s in range(steps):
             idx = np.sort(order[s * b:(s + 1) * b])
             model.zero_grad()
-            loss, grad = loss_fn(model.forward(pictures.to_model_range(x_train[idx])), backend.to_device(y_train[idx]))
-            model.backward(grad)
-            opt.step()
+            with np.errstate(over="ignore", invalid="ignore"):     # an overflow is caught below, in one line
+                loss, grad = loss_fn(model.forward(pictures.to_model_range(x_train[idx])),
+                                     backend.to_device(y_train[idx]))
+                if not math.isfinite(float(loss)):
+                    bar.close()
+                    raise diverged(f"the loss became {float(loss)} at epoch {epoch}, step {s + 1}", args.lr)
+                model.backward(grad)
+                opt.step()
             total += float(loss)
             bar.update(1)
             bar.set_postfix(loss=f"{total / (s + 1):.3f}", refresh=False)

@@ -7,6 +7,7 @@ that passes with dout = 1 but not with a random upstream gradient (the trap nn/g
 explains). The gradient checks are the tests' own: ``nn.gradcheck.LAYER_CASES``, ``LOSS_CASES``,
 ``gradient_pairs``, float64, central differences, a random upstream gradient, the bound 1e-6.
 """
+import importlib
 import traceback
 from dataclasses import dataclass
 
@@ -359,9 +360,10 @@ STEP_DIAGNOSIS = {
 
 def step_checks(exercise, module):
     """Two steps of the student's Trainer against dcgan.py's, from the same weights, batches and draws: D's and
-    G's weights, D's gradients after (2), the average, the statistics; plain and conditional."""
-    import dcgan
+    G's weights, D's gradients after (2), the average, the statistics; plain and conditional. (dcgan.py is found
+    by the exercise's module name, as start found its source: nothing below dcgan.py imports it.)"""
     from gan.config import Config
+    reference_trainer = importlib.import_module(exercise.module).Trainer
     lines = []
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (16, 1, 16, 16), dtype=np.uint8)
@@ -369,7 +371,7 @@ def step_checks(exercise, module):
     for variant, extra in (("plain", {}), ("conditional", {"conditional": True, "n_classes": 2})):
         cfg = Config(dataset="folder", nc=1, nz=8, ngf=4, ndf=4, image_size=16, batch_size=8, ema=0.9, **extra)
         trainers = []
-        for trainer_class in (dcgan.Trainer, module.Trainer):
+        for trainer_class in (reference_trainer, module.Trainer):
             backend.seed(0)
             trainers.append(trainer_class(cfg, images, labels if extra else None))
         reference, student = trainers

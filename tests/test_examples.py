@@ -177,3 +177,251 @@ def test_gradcheck_tour_fails_when_a_backward_is_wrong(capsys, monkeypatch):
     assert captured.err.startswith("error: 2 gradient(s) above the bound 1e-06, the worst dx of BatchNorm1d(4), train")
     assert "dx of BatchNorm2d(3), train" in captured.err          # both training-mode BatchNorms; eval mode is unaffected
     assert captured.err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------- the command-line standard
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAMS = sorted(f"{package}.{name[:-3]}" for package in ("examples", "benchmarks")
+                  for name in os.listdir(os.path.join(ROOT, package))
+                  if name.endswith(".py") and name not in ("__init__.py", "cases.py"))      # cases.py: a library
+
+
+def test_the_programs_are_the_ones_listed():
+    assert PROGRAMS == ["benchmarks.bench_step", "benchmarks.ema_study", "benchmarks.launches",
+                        "benchmarks.split_ops", "benchmarks.step_lines", "examples.discriminator_features",
+                        "examples.gradcheck_tour", "examples.latent_space", "examples.train_classifier"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_program_parses_with_command_parser_and_takes_no_abbreviation(program, capsys, monkeypatch):
+    """No argparse.ArgumentParser( of its own in its source; --help builds gan.cli's CommandParser
+    (allow_abbrev off); a flag spelled short is one error: line, exit 2."""
+    import argparse
+    import importlib
+    with open(os.path.join(ROOT, program.replace(".", os.sep) + ".py")) as f:
+        assert "ArgumentParser(" not in f.read()
+    module = importlib.import_module(program)
+    built = []
+    original = argparse.ArgumentParser.__init__
+
+    def record(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append(self)
+    monkeypatch.setattr(argparse.ArgumentParser, "__init__", record)
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--help"])
+    assert stop.value.code == 0
+    assert f"usage: python -m {program}" in capsys.readouterr().out
+    assert built and all(isinstance(p, cli.CommandParser) and not p.allow_abbrev for p in built), program
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--hel"])                                     # an abbreviation of --help: refused
+    assert stop.value.code == 2
+    one_line_error(capsys, "--help' lists the flags")
+
+
+@pytest.mark.parametrize("program", [p for p in PROGRAMS if p.startswith("benchmarks.")])
+def test_benchmarks_run_as_modules_and_say_so_when_run_as_files(program):
+    import subprocess
+    import sys
+    path = program.replace(".", "/") + ".py"
+    as_file = subprocess.run([sys.executable, path, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert as_file.returncode == 1
+    assert as_file.stderr == f"error: run the benchmarks from the repository root as modules: python -m {program} ...\n"
+
+
+@pytest.mark.parametrize("argv", [["examples.train_classifier", "--out", "c.npz"],
+                                  ["examples.latent_space", "--checkpoint", "c.npz", "--out", "latent"],
+                                  ["examples.discriminator_features", "--checkpoint", "c.npz"],
+                                  ["benchmarks.ema_study", "--data-dir", "d", "--classifier", "c.npz", "--out", "o"]])
+def test_a_negative_seed_is_one_line(argv, tmp_path, capsys):
+    import importlib
+    paths = [str(tmp_path / a) if i % 2 else a for i, a in enumerate(argv[1:])]      # every value a path
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(argv[0]).main(paths + ["--seed", "-1"])
+    assert stop.value.code == 2
+    one_line_error(capsys, "--seed: must be an integer from 0 to 2**32 - 1, got -1")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def conditional_checkpoint(tiny_mnist, module_no_checksums, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "conditional"
+    assert dcgan.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--nz", "8",
+                       "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--max-steps", "1", "--no-progress",
+                       "--conditional"]) == 0
+    return str(out / "checkpoint.npz")
+
+
+@pytest.mark.parametrize("example", ["latent_space", "discriminator_features"])
+def test_a_conditional_checkpoint_is_one_line(example, conditional_checkpoint, tmp_path, capsys):
+    module = {"latent_space": latent_space, "discriminator_features": discriminator_features}[example]
+    extra = ["--out", str(tmp_path / "latent")] if example == "latent_space" else ["--per-class", "2"]
+    assert module.main(["--checkpoint", conditional_checkpoint, *extra]) == 1
+    one_line_error(capsys, "conditional model (trained with --conditional, 10 classes)",
+                   "takes an unconditional model")
+    assert not (tmp_path / "latent").exists()
+
+
+# ---------------------------------------------------------------------------- train_classifier: no untrustworthy model
+
+def classifier_flags(tiny_mnist, out, *extra):
+    return ["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1",
+            "--batch-size", "16", "--no-progress", *extra]
+
+
+@pytest.mark.parametrize("lr", ["1e30", "inf", "nan", "0", "2"])
+def test_train_classifier_refuses_an_absurd_lr(lr, tmp_path, capsys):
+    from examples import train_classifier
+    with pytest.raises(SystemExit) as stop:
+        train_classifier.main(["--out", str(tmp_path / "c.npz"), "--lr", lr])
+    assert stop.value.code == 2
+    one_line_error(capsys, f"--lr: must be above 0 and at most 1, got {lr}")
+
+
+def test_train_classifier_refuses_to_save_a_diverged_model(tiny_mnist, module_no_checksums, tmp_path, capsys):
+    """--lr 1 (Adam moves every weight by about 1 a step) blows the loss up to thousands and the model guesses
+    one class: nothing is saved, one line (no overflow warnings either)."""
+    from examples import train_classifier
+    out = tmp_path / "c.npz"
+    assert train_classifier.main(classifier_flags(tiny_mnist, out, "--lr", "1")) == 1
+    one_line_error(capsys, "training diverged: its test accuracy 0.1000 is no better than chance", "nothing was saved",
+                   "try a smaller --lr (this run's: 1, the default: 0.001)")
+    assert not out.exists() and os.listdir(tmp_path) == []
+
+
+def test_train_classifier_stops_at_a_non_finite_loss(tiny_mnist, module_no_checksums, tmp_path, capsys, monkeypatch):
+    import nn
+    from examples import train_classifier
+
+    class Overflowing(nn.SoftmaxCrossEntropy):
+        def __call__(self, x, labels):
+            _, grad = super().__call__(x, labels)
+            return np.float32(np.inf), grad
+    monkeypatch.setattr(nn, "SoftmaxCrossEntropy", Overflowing)
+    out = tmp_path / "c.npz"
+    assert train_classifier.main(classifier_flags(tiny_mnist, out)) == 1
+    one_line_error(capsys, "training diverged: the loss became inf at epoch 1, step 1", "nothing was saved",
+                   "smaller --lr")
+    assert not out.exists()
+
+
+def test_train_classifier_refuses_to_save_a_model_no_better_than_chance(tiny_mnist, module_no_checksums, tmp_path,
+                                                                         capsys, monkeypatch):
+    """A finite loss is not enough: a test accuracy within noise of always guessing the commonest class is refused."""
+    from examples import train_classifier
+    monkeypatch.setattr(train_classifier, "accuracy", lambda model, images, labels: 0.15)
+    out = tmp_path / "c.npz"
+    assert train_classifier.main(classifier_flags(tiny_mnist, out)) == 1
+    one_line_error(capsys, "test accuracy 0.1500 is no better than chance", "nothing was saved")
+    assert not out.exists()
+
+
+def test_train_classifier_names_flags_without_effect_in_a_note(tiny_mnist, module_no_checksums, tmp_path, capsys):
+    from examples import train_classifier
+    assert train_classifier.main(classifier_flags(tiny_mnist, tmp_path / "c.npz", "--limit", "500",
+                                                  "--batch-size", "100")) == 0
+    notes = capsys.readouterr().err.splitlines()
+    assert notes == ["note: --limit 500 is not below the 80 training images: all of them are used",
+                     "note: --batch-size 100 is more than the 80 training images: each step takes all of them"]
+
+
+def test_train_classifier_never_writes_onto_its_data_or_a_file_it_did_not_write(tiny_mnist, module_no_checksums,
+                                                                                 tmp_path, capsys):
+    import shutil
+    from examples import train_classifier
+    data = tmp_path / "data"
+    shutil.copytree(tiny_mnist, data)
+    target = data / "train-images-idx3-ubyte.gz"
+    before = target.read_bytes()
+    assert train_classifier.main(classifier_flags(str(data), target, "--overwrite")) == 1
+    one_line_error(capsys, f"--out {target} is one of this command's inputs")
+    assert target.read_bytes() == before
+    notes = tmp_path / "README.md"
+    notes.write_text("mine")
+    assert train_classifier.main(classifier_flags(str(data), notes, "--overwrite")) == 1
+    one_line_error(capsys, f"--out {notes} already exists and is not a classifier")
+    assert notes.read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------- discriminator_features: trustworthy table
+
+@pytest.mark.parametrize("flags,message", [(["--lr", "1e30"], "--lr: must be above 0 and at most 1, got 1e30"),
+                                           (["--weight-decay", "inf"], "--weight-decay: must be 0 or more"),
+                                           (["--weight-decay", "nan"], "--weight-decay: must be 0 or more"),
+                                           (["--steps", "0"], "--steps: must be at least 1"),
+                                           (["--per-class", "0"], "--per-class: need positive integers")])
+def test_discriminator_features_refuses_absurd_values(flags, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        discriminator_features.main(["--checkpoint", "c.npz", *flags])
+    assert stop.value.code == 2
+    one_line_error(capsys, message)
+
+
+def test_discriminator_features_prints_no_table_from_a_diverged_fit(tiny_checkpoint, capsys, monkeypatch):
+    real = discriminator_features.train_linear
+
+    def diverged(*args):
+        model = real(*args)
+        model.weight.data[...] = np.nan
+        return model
+    monkeypatch.setattr(discriminator_features, "train_linear", diverged)
+    assert discriminator_features.main(["--checkpoint", tiny_checkpoint, "--per-class", "2", "--steps", "2"]) == 1
+    one_line_error(capsys, "the linear classifier on D's features (2 per class) diverged", "smaller --lr")
+    assert "|" not in capsys.readouterr().out
+
+
+def test_discriminator_features_json_replaces_only_its_own_file_and_only_when_asked(tiny_checkpoint, tmp_path,
+                                                                                    capsys):
+    path = tmp_path / "probe.json"
+    flags = ["--checkpoint", tiny_checkpoint, "--per-class", "2", "--steps", "2", "--json", str(path)]
+    assert discriminator_features.main(flags) == 0
+    first = path.read_text()
+    capsys.readouterr()
+    assert discriminator_features.main(flags) == 1
+    one_line_error(capsys, f"--json {path} already holds", "--overwrite")
+    assert path.read_text() == first
+    assert discriminator_features.main(flags + ["--overwrite"]) == 0
+    capsys.readouterr()
+    (tmp_path / "README.md").write_text("mine")
+    for other in (str(tmp_path / "README.md"), tiny_checkpoint):             # not ours; an input
+        before = open(other, "rb").read()
+        assert discriminator_features.main([*flags[:-1], str(other), "--overwrite"]) == 1
+        one_line_error(capsys, f"--json {other}")
+        assert open(other, "rb").read() == before
+    assert discriminator_features.main(["--checkpoint", tiny_checkpoint, "--overwrite"]) == 1
+    one_line_error(capsys, "--overwrite", "--json")
+
+
+# ---------------------------------------------------------------------------- latent_space: flags and outputs
+
+@pytest.mark.parametrize("flag", [["--n", "64"], ["--threshold", "0.5"], ["--arithmetic", "1-2+3"],
+                                  ["--min-per-class", "2"], ["--average", "3"]])
+def test_latent_space_refuses_arithmetic_flags_without_a_classifier(flag, tiny_checkpoint, tmp_path, capsys):
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--out", str(tmp_path / "latent"), *flag]) == 1
+    one_line_error(capsys, f"{flag[0]} is only used by the vector arithmetic", "--classifier")
+    assert not (tmp_path / "latent").exists()
+
+
+def test_latent_space_checks_everything_before_writing(tiny_checkpoint, tiny_classifier, tmp_path, capsys):
+    out = tmp_path / "latent"
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--classifier", str(tmp_path / "missing.npz"),
+                              "--out", str(out)]) == 1
+    one_line_error(capsys, "missing.npz does not exist")
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--classifier", tiny_classifier, "--out", str(out),
+                              "--n", "2", "--min-per-class", "3", "--arithmetic", "1-2+3"]) == 1
+    one_line_error(capsys, "--n 2", "--min-per-class 3")
+    assert not out.exists() or os.listdir(out) == []
+
+
+def test_latent_space_replaces_its_pictures_only_with_overwrite(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "latent"
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--out", str(out)]) == 0
+    first = (out / "latent_grid.png").read_bytes()
+    (out / "arithmetic.png").write_bytes(b"an earlier run's")           # stale: this run makes no arithmetic.png
+    capsys.readouterr()
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--out", str(out), "--seed", "1"]) == 1
+    one_line_error(capsys, "already holds", "latent_grid.png", "--overwrite")
+    assert (out / "latent_grid.png").read_bytes() == first
+    assert latent_space.main(["--checkpoint", tiny_checkpoint, "--out", str(out), "--seed", "1", "--overwrite"]) == 0
+    assert (out / "latent_grid.png").read_bytes() != first and not (out / "arithmetic.png").exists()

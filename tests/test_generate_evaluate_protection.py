@@ -355,18 +355,27 @@ def test_a_classifier_without_its_dataset_still_loads(tiny_classifier, no_checks
     one_line_error(capsys, "--dataset")
 
 
-def test_train_classifier_never_replaces_a_classifier_unasked(tmp_path, tiny_mnist, capsys):
-    """An existing --out is refused before training (one line, the file as it was); --overwrite replaces it."""
+def test_train_classifier_never_replaces_a_classifier_unasked(tmp_path, tiny_mnist, tiny_classifier, no_checksums,
+                                                           capsys):
+    """An existing classifier at --out is refused before training (one line, the file as it was); --overwrite
+    replaces it; a file that is not a classifier is never replaced, --overwrite or not."""
     from examples import train_classifier
     out = tmp_path / "classifier.npz"
-    out.write_bytes(b"an earlier classifier")
-    flags = ["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1", "--no-progress"]
+    out.write_bytes(open(tiny_classifier, "rb").read())
+    before = out.read_bytes()
+    flags = ["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "8", "--no-progress"]
     assert train_classifier.main(flags) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: --out") and "already holds a file" in err and err.count("\n") == 1
-    assert out.read_bytes() == b"an earlier classifier"
-    assert train_classifier.main(flags + ["--overwrite"]) == 0
-    assert out.read_bytes() != b"an earlier classifier"
+    assert err.startswith(f"error: --out {out} already holds a classifier") and err.count("\n") == 1
+    assert out.read_bytes() == before
+    assert train_classifier.main(flags + ["--overwrite", "--seed", "1"]) == 0
+    assert out.read_bytes() != before
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(b"a file of mine")
+    capsys.readouterr()
+    assert train_classifier.main(flags[:5] + [str(mine)] + flags[6:] + ["--overwrite"]) == 1
+    assert "already exists and is not a classifier" in capsys.readouterr().err
+    assert mine.read_bytes() == b"a file of mine"
 
 
 def test_metrics_csv_is_rewritten_atomically_on_resume(tmp_path, monkeypatch):

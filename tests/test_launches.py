@@ -51,3 +51,13 @@ def test_count_step_on_a_tiny_trainer():
     counts = launches.count_step(trainer)
     assert set(launches.PARTS) <= set(counts) and counts["total"] == sum(counts[p] for p in launches.PARTS)
     assert counts["adam"] < 40 and counts["im2col"] > 0 and counts["col2im"] > 0 and counts["gemm"] > 0
+
+
+def test_bad_cases_are_one_line(capsys):
+    import pytest
+    from tests.conftest import one_line_error
+    for cases in ("32xabc", "32x0", "48x16", "32x8,"):
+        with pytest.raises(SystemExit) as stop:
+            launches.main(["--cases", cases])
+        assert stop.value.code == 2
+        one_line_error(capsys, f"--cases: '{cases}' is not a comma-separated list of SIZExBATCH")
