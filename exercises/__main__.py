@@ -78,12 +78,13 @@ def check(args):
     lines = run_checks(exercise, module)
     for line in lines:
         print(line.text())
-    failed = [line for line in lines if not line.ok]
+    failed = [line for line in lines if line.ok is False]
+    checks = [line for line in lines if line.ok is not None]
     seconds = time.perf_counter() - started
     if failed:
-        print(f"\nFAILED: {len(failed)} of {len(lines)} checks ({seconds:.1f} s)")
+        print(f"\nFAILED: {len(failed)} of {len(checks)} checks ({seconds:.1f} s)")
         raise SystemExit(1)
-    print(f"\npassed: all {len(lines)} checks ({seconds:.1f} s)")
+    print(f"\npassed: all {len(checks)} checks ({seconds:.1f} s)")
 
 
 COMMANDS = {"list": list_exercises, "start": start, "check": check}

@@ -26,7 +26,8 @@ def blocks(language):
 
 
 def commands():
-    """(document, argv) of every `python dcgan.py ...` and `python -m examples.X ...` in a bash block:
+    """(document, argv) of every `python dcgan.py ...`, `python -m examples.X ...` and `python -m exercises ...` in a
+    bash block:
     continuation lines joined, comments, environment settings and optional [brackets] dropped."""
     found = []
     for doc, code in blocks("bash"):
@@ -34,7 +35,8 @@ def commands():
             words = shlex.split(line, comments=True)
             while words and re.match(r"^[A-Z_]+=", words[0]):
                 words = words[1:]
-            if words[:2] == ["python", "dcgan.py"] or words[:2] == ["python", "-m"] and words[2].startswith("examples."):
+            if words[:2] == ["python", "dcgan.py"] or words[:2] == ["python", "-m"] and (
+                    words[2].startswith("examples.") or words[2] == "exercises"):
                 if "..." not in words:                      # an elided command in prose
                     found.append((doc, [w for w in words if w not in ("[", "]")]))
     return found
@@ -62,7 +64,8 @@ def parser_of(argv):
             return cli.evaluate_parser(), rest[1:]
         from gan.cli import pytorch_spellings
         return cli.train_parser(), pytorch_spellings(rest[1:] if rest[:1] == ["train"] else rest)
-    return importlib.import_module(argv[1]).parser(), argv[2:]
+    module = "exercises.__main__" if argv[1] == "exercises" else argv[1]
+    return importlib.import_module(module).parser(), argv[2:]
 
 
 @pytest.mark.parametrize("doc,argv", commands(), ids=lambda x: " ".join(x)[:60] if isinstance(x, list) else x)
