@@ -175,8 +175,9 @@ def test_training_refuses_a_piece_that_does_not_pass_its_check(solutions, noise_
 
 def notebook_exercise_cell():
     import json
-    cells = json.load(open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
-                                        "walkthrough.ipynb")))["cells"]
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                           "walkthrough.ipynb")) as f:
+        cells = json.load(f)["cells"]
     return next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and "your line: return dx" in
                 "".join(c["source"]))
 
