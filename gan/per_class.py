@@ -9,6 +9,7 @@ samples per class.
 import dataclasses
 import os
 import pathlib
+import shutil
 import sys
 
 import numpy as np
@@ -20,8 +21,8 @@ from .errors import TrainingError
 from .data import load_training_data
 from .models import grid_noise, sample
 from .pictures import image_grid, save_png
-from .run_folder import (CLASSES_GRID, checkpoint_in, class_folder, clear_outputs, per_class_config,
-                         refuse_to_replace, run_folder)
+from .run_folder import (CLASSES_GRID, checkpoint_in, class_folder, per_class_config, put_back, refuse_to_replace,
+                         run_folder, set_aside)
 from .writing import write_atomically
 
 
@@ -29,8 +30,9 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
     """--per-class (one DCGAN per class): one G/D pair per class, each a normal run in OUT/class_KK/,
     trained by ``train`` (dcgan.train: one run, returning its Trainer).
 
-    Resuming continues each class where it stopped and skips finished ones. A new per-class run replaces
-    what OUT held (with --overwrite) only once the data is loaded and every class has a batch.
+    Resuming continues each class where it stopped and skips finished ones. A new per-class run sets aside
+    what OUT held (with --overwrite) once the data is loaded and every class has a batch, and drops it once a
+    class has saved a trained checkpoint; stopped or failed before that, the old run is put back.
     At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
     """
     with run_folder(cfg.out, samples=False):
@@ -41,26 +43,34 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
         if len(np.unique(labels)) == 1:
             print(f"note: --per-class: the data has one class (an image folder's classes are its first-level "
                   f"subfolders): one run, in {class_folder(cfg.out, int(labels[0]))}", file=sys.stderr)
-        if not resuming:
-            clear_outputs(cfg.out)
-        write_atomically(per_class_config(cfg.out), lambda tmp: pathlib.Path(tmp).write_text(cfg.to_json()))
-        rows = []
-        for k in np.unique(labels):
-            sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
-            ckpt = checkpoint_in(sub.out)
-            state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
-            print(f"--- class {k} ---")
-            if state is not None and int(state["epoch"]) >= cfg.epochs:
-                print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
-            else:
-                if state is not None:
-                    sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
-                trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k), run_root=cfg.out,
-                                overwrite=state is None)      # a class folder without a checkpoint is ours to redo
-                if trainer.interrupted:
-                    return
-            _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
-            rows.append(sample(G, grid_noise(cfg, 8)))                # the first row of the class's own grids
+        aside = None if resuming else set_aside(cfg.out)          # the old run: put back unless a class trains
+        try:
+            write_atomically(per_class_config(cfg.out), lambda tmp: pathlib.Path(tmp).write_text(cfg.to_json()))
+            rows = []
+            for k in np.unique(labels):
+                sub = dataclasses.replace(cfg, per_class=False, out=class_folder(cfg.out, int(k)))
+                ckpt = checkpoint_in(sub.out)
+                state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
+                print(f"--- class {k} ---")
+                if state is not None and int(state["epoch"]) >= cfg.epochs:
+                    print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
+                else:
+                    if state is not None:
+                        sub = resumed(checkpoint_config(state, ckpt), sub.out, cfg)   # as the driver resumed
+                    trainer = train(sub, state, progress, data=(images, labels), class_filter=int(k),
+                                    run_root=cfg.out, overwrite=state is None)   # a class folder without a checkpoint
+                    if aside and trainer.step_count > 0 and os.path.exists(ckpt):   # is ours to redo
+                        shutil.rmtree(aside, ignore_errors=True)      # a class has trained: the old run is replaced
+                        aside = None
+                    if trainer.interrupted:
+                        return
+                _, G, _ = load_models(load_checkpoint(ckpt), ckpt)
+                rows.append(sample(G, grid_noise(cfg, 8)))            # the first row of the class's own grids
+        finally:
+            if aside:
+                put_back(cfg.out, aside)
+                print(f"note: {cfg.out} holds the run it held before (the new --per-class run trained no class)",
+                      file=sys.stderr)
         save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, CLASSES_GRID))
     print(f"wrote {os.path.join(cfg.out, CLASSES_GRID)}: one row per class")
 

@@ -16,8 +16,10 @@ The guards: one run per folder at a time, no run replaced unasked, no temp files
   created is removed again (never what was there before).
 * ``describe_run(out)`` says what a folder already holds (a run: dataset,
   step, epoch; or a --per-class run) so a new run can refuse to replace it
-  without ``--overwrite`` (``refuse_to_replace``); ``clear_outputs(out)``
-  removes it once the new run has started.
+  without ``--overwrite`` (``refuse_to_replace``); ``set_aside(out)`` moves
+  it into a hidden folder once the new run starts training, dropped at the new
+  run's first trained checkpoint, else ``put_back``; ``recover_set_aside``
+  settles what a killed run left set aside.
 * ``RunLock(out)`` holds an exclusive ``flock`` on OUT/.lock for the life
   of a run. The kernel drops the lock when the process ends, however it
   ends (even ``kill -9``), so a stale lock cannot block the next run; the

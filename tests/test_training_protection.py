@@ -410,3 +410,19 @@ def test_an_overwrite_run_killed_before_its_first_checkpoint_gives_the_old_run_b
     assert dcgan.main(["--resume", str(finished_run), "--epochs", "1", "--no-progress"]) == 0
     assert "note: put back the run a killed --overwrite run had set aside" in capsys.readouterr().err
     assert snapshot(finished_run) == before
+
+
+def test_a_per_class_overwrite_stopped_before_any_class_trained_keeps_the_old_run(folder, per_class_run,
+                                                                                  monkeypatch, capsys):
+    from gan import run_folder
+
+    def stop_at_once(*args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return "opening lines"
+
+    monkeypatch.setattr(run_folder, "opening_lines", stop_at_once)
+    before = snapshot(per_class_run)
+    assert train(folder, per_class_run, "--per-class", "--epochs", "2", "--overwrite") == 0
+    assert "holds the run it held before (the new --per-class run trained no class)" in capsys.readouterr().err
+    assert snapshot(per_class_run) == before
+    assert not [n for n in os.listdir(per_class_run) if n.startswith(".replaced-")]
