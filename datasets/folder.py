@@ -24,17 +24,15 @@ among the sorted class names, and images lying directly in ``data_dir`` form
 one more class named ".".  A flat folder of images therefore has all labels 0.
 """
 import os
-import re
 import sys
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .errors import DatasetError, name_some
-from .images import grey_or_rgb
+from .images import grey_or_rgb, load_image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -129,24 +127,12 @@ def _refuse_or_warn(root, paths, kept, bad, strict):
 
 
 def _load_square(path, size):
-    """The ``Square`` of one file; ``DatasetError`` with a short reason if it cannot be read.
-
-    PIL's DecompressionBombWarning (over ``Image.MAX_IMAGE_PIXELS``) is made an error here, so such a
-    file is refused like any unreadable one, by name, rather than warned about without one and loaded.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image = ImageOps.exif_transpose(image)
-                image, converted = grey_or_rgb(image)
-                is_gray = image.mode == "L"
-                square = _centre_square(image).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
-                return Square(np.asarray(square), is_gray, converted, image.size)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise DatasetError(_too_large(err)) from None
-    except Exception as err:  # PIL raises many different errors for bad files
-        raise DatasetError(_why(err, path)) from None
+    """The ``Square`` of one file; ``DatasetError`` with a short reason if it cannot be read
+    (``images.load_image``: a decompression bomb too)."""
+    image, converted = grey_or_rgb(load_image(path))
+    is_gray = image.mode == "L"
+    square = _centre_square(image).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+    return Square(np.asarray(square), is_gray, converted, image.size)
 
 
 def _centre_square(image):
@@ -174,21 +160,6 @@ def _crop_note(root, far):
 def _cut(width, height):
     """The share of an image's pixels that its centre square leaves out (0.75 for 28x112)."""
     return 1 - min(width, height) / max(width, height)
-
-
-def _too_large(err):
-    """PIL's decompression-bomb warning or error in a few words: its text names no file (the caller's line does)."""
-    pixels = re.search(r"\((\d+) pixels\)", str(err))     # PIL: "Image size (144000000 pixels) exceeds limit ..."
-    count = f"{pixels.group(1)} pixels, over" if pixels else "over"
-    return f"too large: {count} PIL's limit of {Image.MAX_IMAGE_PIXELS} against decompression bombs"
-
-
-def _why(err, path):
-    """A short reason: the OS's words ("Permission denied") or PIL's, without the path repeated."""
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    text = str(err).replace(repr(str(path)), "").replace(str(path), "").strip(" :")
-    return text or type(err).__name__
 
 
 def _classes(root, paths):

@@ -5,8 +5,11 @@ W columns), the layout the network consumes.  PIL does the resampling, one
 image at a time, because it is fast, exact for uint8 and needs no extra
 dependency.
 """
+import re
+import warnings
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 SUPPORTED_SIZES = (16, 32, 64, 128)  # the one list of image sizes: G doubles 4x4 maps up to one of these
 BASE_SIZE = 32  # smaller images (MNIST's 28x28) are padded up to this first
@@ -102,3 +105,39 @@ def grey_or_rgb(image):
     if mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in image.info:
         what = "transparent: the alpha channel was dropped"
     return image.convert("L" if mode in ("1", "L", "LA") else "RGB"), what
+
+
+def load_image(path):
+    """The image file at ``path`` as a loaded PIL image (turned upright by its EXIF orientation), or a
+    DatasetError with a short reason that does not repeat the path (the caller's line names it).
+
+    PIL's DecompressionBombWarning (over ``Image.MAX_IMAGE_PIXELS``) is made an error here, so such a file is
+    refused like any unreadable one, by name, rather than warned about without one and loaded.
+    """
+    from .errors import DatasetError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = ImageOps.exif_transpose(image)
+                image.load()
+                return image
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise DatasetError(_too_large(err)) from None
+    except Exception as err:  # PIL raises many different errors for bad files
+        raise DatasetError(_why(err, path)) from None
+
+
+def _too_large(err):
+    """PIL's decompression-bomb warning or error in a few words: its text names no file (the caller's line does)."""
+    pixels = re.search(r"\((\d+) pixels\)", str(err))     # PIL: "Image size (144000000 pixels) exceeds limit ..."
+    count = f"{pixels.group(1)} pixels, over" if pixels else "over"
+    return f"too large: {count} PIL's limit of {Image.MAX_IMAGE_PIXELS} against decompression bombs"
+
+
+def _why(err, path):
+    """A short reason: the OS's words ("Permission denied") or PIL's, without the path repeated."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    text = str(err).replace(repr(str(path)), "").replace(str(path), "").strip(" :")
+    return text or type(err).__name__

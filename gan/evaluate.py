@@ -16,7 +16,8 @@ import sys
 
 import numpy as np
 
-from datasets.images import grey_or_rgb
+from datasets import DatasetError
+from datasets.images import grey_or_rgb, load_image
 
 from . import quality
 from .cli import use_backend, with_evaluate_defaults
@@ -148,14 +149,13 @@ def load_png_folder(folder):
 
 
 def read_png(path):
-    """(pixels (H, W) or (H, W, 3) uint8, what was converted or None), read as training reads an image file."""
-    from PIL import Image
+    """(pixels (H, W) or (H, W, 3) uint8, what was converted or None), read as training reads an image file
+    (datasets.images: ``load_image``, a decompression bomb refused by name; ``grey_or_rgb``)."""
     try:
-        with Image.open(path) as image:
-            image, converted = grey_or_rgb(image)
-            return np.array(image), converted
-    except Exception as e:
-        raise UserError(f"{path} cannot be read as an image ({type(e).__name__}: {e})") from None
+        image, converted = grey_or_rgb(load_image(path))
+    except DatasetError as e:
+        raise UserError(f"{path} cannot be read as an image ({e})") from None
+    return np.array(image), converted
 
 
 def say_if_samples_npy_disagrees(folder, n_pngs):

@@ -202,3 +202,14 @@ def test_strict_refuses_an_image_over_pils_pixel_limit(bombs, recwarn):
                                            r"big.png \(too large: 1600 pixels, over PIL's limit of 1000"):
         load_dataset("folder", data_dir=bombs, image_size=32, strict=True)
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_evaluate_refuses_an_image_over_pils_pixel_limit_by_name(tmp_path, monkeypatch):
+    """evaluate's PNG folder reads images as training does: a decompression bomb is one line naming the file
+    (PIL's own warning named none, and the image was scored)."""
+    from gan.errors import UserError
+    from gan.evaluate import load_png_folder
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    Image.new("L", (16, 16), 90).save(tmp_path / "00000.png")
+    with pytest.raises(UserError, match=r"00000.png cannot be read as an image \(too large: 256 pixels, over"):
+        load_png_folder(str(tmp_path))
