@@ -19,7 +19,8 @@ from .errors import UserError
 from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
-from .run_folder import checkpoint_file, checkpoint_in, class_folder, class_folders, is_per_class
+from .run_folder import (checkpoint_file, checkpoint_in, class_folder, class_folders, is_per_class, missing_folders,
+                         remove_created)
 from .errors import name_some
 from .writing import FolderLock, StagedFolder, output_folder, write_json
 
@@ -101,22 +102,35 @@ def check_finite(images, source):
                         "checkpoint saved before that. Nothing was written")
 
 
+def generate_writes(name):
+    """Could generate have written a file of this name? Its numbered PNGs and ``GENERATE_OUTPUTS``, nothing else."""
+    return name in GENERATE_OUTPUTS or (name.endswith(".png") and name[:-4].isdigit())
+
+
 def earlier_output(out):
-    """The files an earlier generate wrote into ``out``, as its generated.json lists them ("files"); a
+    """The files an earlier generate wrote into ``out``: the regular files its generated.json lists ("files")
+    that generate could have written (a listed notes.txt of yours is not one: it is never replaced); a
     generated.json older than that list: its numbered PNGs and ``GENERATE_OUTPUTS``. No generated.json:
-    nothing here is generate's."""
+    nothing here is generate's. A generated.json that cannot be read is one line (a UserError)."""
     manifest = os.path.join(out, GENERATED)
     if not os.path.isfile(manifest):
         return []
     try:
-        with open(manifest) as f:
-            listed = json.load(f).get("files")
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-        listed = None
-    names = set(os.listdir(out))
-    if isinstance(listed, list) and all(isinstance(n, str) and os.path.basename(n) == n for n in listed):
-        return sorted(names & (set(listed) | {GENERATED}))
-    return sorted(n for n in names if n in GENERATE_OUTPUTS or (n.endswith(".png") and n[:-4].isdigit()))
+        with open(manifest, encoding="utf-8") as f:
+            about = json.load(f)
+        if not isinstance(about, dict):
+            raise ValueError(f"a JSON {type(about).__name__}, not generate's object")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{manifest} cannot be read ({e}): so what an earlier generate wrote in {out} is unknown, "
+                        "and nothing there is replaced; choose a new or empty --out") from None
+    listed = about.get("files")
+    if listed is None:                                       # an older generate's: its names say what is its
+        listed = os.listdir(out)
+    elif not (isinstance(listed, list) and all(isinstance(n, str) for n in listed)):
+        raise UserError(f"{manifest}: its \"files\" is not a list of file names: so what an earlier generate wrote "
+                        f"in {out} is unknown, and nothing there is replaced; choose a new or empty --out")
+    return sorted(n for n in set(listed) & set(os.listdir(out)) | {GENERATED}
+                  if generate_writes(n) and os.path.isfile(os.path.join(out, n)) and not os.path.islink(os.path.join(out, n)))
 
 
 def describe_output(names):
@@ -130,7 +144,7 @@ def prepare_out(args, model):
     with room for samples.npy; returns the earlier output's file names (what --overwrite replaces)."""
     output_folder(args.out)
     earlier = earlier_output(args.out)
-    others = sorted(n for n in os.listdir(args.out) if n not in earlier and not n.startswith("."))
+    others = sorted(n for n in os.listdir(args.out) if n not in earlier and not n.startswith("."))   # folders too
     if others:
         raise UserError(f"{args.out} holds files generate did not write ({name_some(others)}): nothing there is "
                         "replaced or mixed with samples; choose a new or empty --out")
@@ -202,9 +216,14 @@ def generate(args):
         raise UserError(f"--interpolate walks one generator, and {args.checkpoint} is a --per-class run (one per "
                         f"class): add --class K, K one of {', '.join(map(str, model.classes))}")
     model.check_fits(args.n)
-    prepare_out(args, model)                 # refused before a .lock is put into a folder that is not generate's
-    with FolderLock(args.out, f"--out {args.out}", remove=True):     # one generate at a time in a folder
-        earlier, images, rows, frames = write_samples(args, model)
+    created = missing_folders(args.out)                 # removed again if generate ends without writing
+    try:
+        prepare_out(args, model)             # refused before a .lock is put into a folder that is not generate's
+        with FolderLock(args.out, f"--out {args.out}", remove=True):     # one generate at a time in a folder
+            earlier, images, rows, frames = write_samples(args, model)
+    except BaseException:
+        remove_created(created)
+        raise
     replaced = f" (replacing an earlier generate's {describe_output(earlier)})" if earlier else ""
     print(f"wrote {args.n} images, samples.npy {images.shape} and grid.png to {args.out}{replaced}")
     if rows is not None:

@@ -156,4 +156,45 @@ def test_sigterm_during_generate_is_one_line_and_leaves_nothing_half_written(run
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err == "stopped by SIGTERM: nothing was written (what was half-written is removed)\n", err
-    assert os.listdir(out) == []
+    assert not out.exists()                                    # it created --out, and removed it again
+
+
+def test_generate_overwrite_replaces_only_names_generate_writes(run, tmp_path, capsys):
+    """A generated.json that lists a file of yours (mynotes.txt) does not make it generate's: it is kept, and
+    the folder is refused as holding something else."""
+    out = tmp_path / "gen"
+    assert generate(run, out, "--n", "3") == 0
+    about = json.loads((out / "generated.json").read_text())
+    about["files"].append("mynotes.txt")
+    (out / "generated.json").write_text(json.dumps(about))
+    (out / "mynotes.txt").write_text("mine")
+    capsys.readouterr()
+    assert generate(run, out, "--n", "3", "--overwrite") == 1
+    one_line_error(capsys, "holds files generate did not write (mynotes.txt)")
+    assert (out / "mynotes.txt").read_text() == "mine"
+
+
+def test_generate_refuses_a_folder_where_one_of_its_files_should_be(run, tmp_path, capsys):
+    """00005.png made a folder: it was a traceback, and --out was left half old, half new."""
+    out = tmp_path / "gen"
+    assert generate(run, out, "--n", "10") == 0
+    before = snapshot(out)
+    os.remove(out / "00005.png")
+    os.mkdir(out / "00005.png")
+    del before["00005.png"]
+    capsys.readouterr()
+    assert generate(run, out, "--n", "10", "--overwrite", "--seed", "7") == 1
+    one_line_error(capsys, "holds files generate did not write (00005.png)")
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"files": 123}', "[1, 2]"])
+def test_a_damaged_generated_json_is_one_line_and_nothing_is_replaced(run, tmp_path, capsys, content):
+    out = tmp_path / "gen"
+    assert generate(run, out, "--n", "3") == 0
+    (out / "generated.json").write_text(content)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert generate(run, out, "--n", "3", "--overwrite") == 1
+    one_line_error(capsys, "generated.json", "nothing there is replaced")
+    assert snapshot(out) == before
