@@ -258,7 +258,11 @@ def checkpoint_config(state, path="checkpoint"):
     """The Config a checkpoint was trained with."""
     if "config" not in state:
         raise UserError(f"{path} has no config entry: not a training checkpoint of this program")
-    return config_from_text(str(state["config"]), f"{path}'s config")
+    cfg = config_from_text(str(state["config"]), f"{path}'s config")
+    if cfg.per_class:
+        raise UserError(f"{path}'s config says per_class, but a checkpoint is one run's (or one class's): a "
+                        "--per-class run's settings are in its per_class.json; the file was edited")
+    return cfg
 
 
 def config_from_text(text, what):

@@ -10,17 +10,18 @@ renamed into place), and never over the output of an earlier generate unless
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, load_models
+from .checkpoint import load_checkpoint, load_models, read_config_file
 from .cli import use_backend
 from .errors import UserError
 from .memory import FLOAT32, check_fits, human
 from .models import sample, slerp
 from .pictures import image_grid, save_gif, save_png, to_uint8
-from .run_folder import (checkpoint_file, checkpoint_in, class_folder, class_folders, is_per_class, missing_folders,
-                         remove_created)
+from .run_folder import (check_class_checkpoint, checkpoint_file, checkpoint_in, class_folder, class_folders,
+                         is_per_class, missing_folders, per_class_config, remove_created)
 from .errors import name_some
 from .writing import FolderLock, StagedFolder, output_folder, write_json
 
@@ -42,6 +43,11 @@ class SavedModel:
                             if os.path.exists(checkpoint_in(folder))]
             if not self.classes:
                 raise UserError(f"{path}: a per-class run without any class checkpoint yet")
+            read_config_file(per_class_config(path))                 # a damaged per_class.json: one line
+            gaps = sorted(set(range(self.classes[-1] + 1)) - set(self.classes))
+            if gaps:
+                print(f"note: {path} has no checkpoint for class(es) {name_some([str(k) for k in gaps])}: "
+                      f"sampling classes {name_some([str(k) for k in self.classes])}", file=sys.stderr)
             self._generators = {}
             self.files = [checkpoint_in(class_folder(path, k)) for k in self.classes]
             self.cfg = self.class_generator(self.classes[0])[0]      # what the data said (channels), unlike per_class.json
@@ -53,10 +59,12 @@ class SavedModel:
         self.classes = list(range(self.n_classes))
 
     def class_generator(self, k):
-        """(config, G) of class k's run."""
+        """(config, G) of class k's run, checked to be class k's (``check_class_checkpoint``)."""
         if k not in self._generators:
             ckpt = checkpoint_in(class_folder(self.path, k))
-            self._generators[k] = load_models(load_checkpoint(ckpt), ckpt, self.generator)[:2]
+            cfg, G, _ = load_models(load_checkpoint(ckpt), ckpt, self.generator)
+            check_class_checkpoint(ckpt, k, cfg.out)
+            self._generators[k] = cfg, G
         return self._generators[k]
 
     def check_class(self, class_index):

@@ -21,8 +21,8 @@ from .errors import TrainingError
 from .data import load_training_data
 from .models import grid_noise, sample
 from .pictures import image_grid, save_png
-from .run_folder import (CLASSES_GRID, checkpoint_in, class_folder, per_class_config, put_back, refuse_to_replace,
-                         run_folder, set_aside)
+from .run_folder import (CLASSES_GRID, check_class_checkpoint, checkpoint_in, class_folder, per_class_config, put_back,
+                         refuse_to_replace, run_folder, set_aside)
 from .writing import write_atomically
 
 
@@ -52,6 +52,11 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                 ckpt = checkpoint_in(sub.out)
                 state = load_resumable(ckpt) if resuming and os.path.exists(ckpt) else None
                 print(f"--- class {k} ---")
+                if state is not None:
+                    check_class_run(cfg, checkpoint_config(state, ckpt), ckpt, int(k))
+                elif resuming:
+                    print(f"note: class {k} has no checkpoint in {sub.out}: it trains from the start",
+                          file=sys.stderr)
                 if state is not None and int(state["epoch"]) >= cfg.epochs:
                     print(f"{ckpt}: already trained {int(state['epoch'])} epochs")
                 else:
@@ -73,6 +78,21 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
                       file=sys.stderr)
         save_png(image_grid(np.concatenate(rows)), os.path.join(cfg.out, CLASSES_GRID))
     print(f"wrote {os.path.join(cfg.out, CLASSES_GRID)}: one row per class")
+
+
+SHARED = ("dataset", "image_size", "nz", "ngf", "ndf", "head", "batch_size", "lr", "beta1", "real_label",
+          "instance_noise", "ema")            # what per_class.json and every class's checkpoint agree on
+
+
+def check_class_run(cfg, saved, ckpt, k):
+    """Resuming class k: its checkpoint is class k's own, and agrees with per_class.json on the model and the
+    optimiser (else one of them was edited or copied in: one line, nothing trained)."""
+    check_class_checkpoint(ckpt, k, saved.out)
+    differ = [f"{name} ({getattr(cfg, name)} vs {getattr(saved, name)})" for name in SHARED
+              if getattr(cfg, name) != getattr(saved, name)]
+    if differ:
+        raise TrainingError(f"{per_class_config(cfg.out)} and {ckpt} disagree on {', '.join(differ)}: one of them "
+                            "was edited or copied in; nothing was trained")
 
 
 def check_per_class_start(cfg, labels):

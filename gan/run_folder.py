@@ -104,6 +104,23 @@ def class_folders(root):
     return found
 
 
+def class_of(folder):
+    """k if ``folder`` is class k's folder inside a --per-class run (OUT/class_KK with OUT/per_class.json), else None."""
+    folder = os.path.abspath(folder)
+    match = CLASS_FOLDER.fullmatch(os.path.basename(folder))
+    return int(match.group(1)) if match and is_per_class(os.path.dirname(folder)) else None
+
+
+def check_class_checkpoint(ckpt, k, saved_out):
+    """Class k's checkpoint must be class k's own: the config it was saved with names a folder class_KK (a run
+    moved elsewhere keeps that name; another class's or another run's checkpoint copied in does not)."""
+    saved = os.path.basename(os.path.normpath(saved_out or ""))
+    match = CLASS_FOLDER.fullmatch(saved)
+    if not match or int(match.group(1)) != k:
+        raise UserError(f"{ckpt} is not class {k}'s: it was saved by the run in {saved_out} (copied in?); put "
+                        f"class {k}'s own checkpoint back, or delete the folder to train class {k} again")
+
+
 def checkpoint_file(path):
     """The checkpoint a person means: ``path`` itself, or ``path/checkpoint.npz`` for a run folder.
 
@@ -168,6 +185,11 @@ def open_run(out, new, overwrite=False, run_root=None):
     refuses a folder that holds a run unless ``overwrite`` (``run_root``: the --per-class run it belongs
     to); what an interrupted checkpoint save left is removed, and what a killed --overwrite run set aside is
     settled (``recover_set_aside``), each with a note."""
+    if new and run_root is None and class_of(out) is not None:
+        root = os.path.dirname(os.path.abspath(out))
+        raise TrainingError(f"{out} is class {class_of(out)} of the --per-class run {root}: a run of its own there "
+                            f"would pass for that class's model; --resume {shlex.quote(root)} trains the classes, or "
+                            "choose another --out")
     with run_folder(out):
         recover_set_aside(out)
         if new:
@@ -535,6 +557,12 @@ def check_resumable(out):
     recover_set_aside(out)                               # a killed --overwrite run's predecessor, put back
     if os.path.isfile(checkpoint_in(out)):
         return
+    trained = [name for name, folder in sorted(class_folders(out).items()) if os.path.isfile(checkpoint_in(folder))] \
+        if os.path.isdir(out) else []
+    if trained:
+        raise TrainingError(f"{out} holds {len(trained)} class folder(s) with checkpoints but no {PER_CLASS_CONFIG}, "
+                            "the --per-class run's settings: it was removed or damaged; put it back to --resume the "
+                            "run (nothing was changed; --overwrite would replace the classes' models)")
     left = run_outputs(out)
     if left:
         raise TrainingError(f"{out} has no checkpoint to resume ({NO_CHECKPOINT}: {name_some(left)}; the run "

@@ -4,6 +4,7 @@ Each case checks the exit code, the one line, and that nothing was lost: the
 checkpoint's bytes before and after.
 """
 import errno
+import json
 import hashlib
 import os
 import shutil
@@ -361,3 +362,80 @@ def test_a_checkpoint_copied_from_another_run_is_resumed_with_a_note(folder, fin
     capsys.readouterr()
     assert dcgan.main(["--resume", str(other), "--epochs", "3", "--no-progress"]) == 0     # now its own: no note
     assert "was saved by a run in" not in capsys.readouterr().err
+
+
+@pytest.fixture
+def per_class_run(folder, tmp_path):
+    out = tmp_path / "pc"
+    assert train(folder, out, "--per-class", "--epochs", "1") == 0
+    return out
+
+
+def test_a_per_class_run_without_its_per_class_json_is_not_offered_overwrite(per_class_run, capsys):
+    """rm per_class.json, then --resume: it said to start again with --overwrite, which replaces every class."""
+    os.remove(per_class_run / "per_class.json")
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(per_class_run), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "class folder(s) with checkpoints but no per_class.json" in err and "put it back" in err
+    assert "start it again" not in err and err.count("\n") == 1
+
+
+def test_a_run_of_its_own_into_a_class_folder_is_refused(folder, per_class_run, capsys):
+    before = digest(per_class_run / "class_00" / "checkpoint.npz")
+    capsys.readouterr()
+    assert train(folder, per_class_run / "class_00", "--max-steps", "1", "--overwrite") == 1
+    err = capsys.readouterr().err
+    assert f"is class 0 of the --per-class run {per_class_run}" in err and err.count("\n") == 1
+    assert digest(per_class_run / "class_00" / "checkpoint.npz") == before
+
+
+def test_another_runs_checkpoint_in_a_class_folder_is_refused(folder, finished_run, per_class_run, tmp_path, capsys):
+    """A plain run's checkpoint copied into class_00: generate drew from it, --resume trained on with it."""
+    shutil.copy(finished_run / "checkpoint.npz", per_class_run / "class_00" / "checkpoint.npz")
+    capsys.readouterr()
+    assert dcgan.main(["generate", "--checkpoint", str(per_class_run), "--n", "2", "--out", str(tmp_path / "g")]) == 1
+    err = capsys.readouterr().err
+    assert "class_00/checkpoint.npz is not class 0's: it was saved by the run in" in err and err.count("\n") == 1
+    assert dcgan.main(["--resume", str(per_class_run), "--epochs", "2", "--no-progress"]) == 1
+    assert "is not class 0's" in capsys.readouterr().err
+
+
+def test_a_checkpoint_that_claims_to_be_a_per_class_run_is_refused(finished_run, capsys):
+    with np.load(finished_run / "checkpoint.npz") as f:
+        state = {k: f[k] for k in f.files}
+    cfg = json.loads(str(state["config"]))
+    cfg["per_class"] = True
+    state["config"] = np.array(json.dumps(cfg))
+    np.savez(finished_run / "checkpoint.npz", **state)
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "config says per_class, but a checkpoint is one run's" in err and err.count("\n") == 1
+    assert not os.path.exists(finished_run / "class_00")
+
+
+def test_an_edited_per_class_json_that_disagrees_with_its_classes_is_refused(per_class_run, capsys):
+    cfg = json.loads((per_class_run / "per_class.json").read_text())
+    cfg["ngf"] = cfg["ngf"] * 2
+    (per_class_run / "per_class.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(per_class_run), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: ") and "disagree on ngf" in err
+
+
+def test_a_missing_class_is_said_by_generate(per_class_run, tmp_path, capsys):
+    """Classes 0 and 2 with no 1 (a class folder removed): generate samples the two and says which is missing."""
+    shutil.copytree(per_class_run / "class_00", per_class_run / "class_02")
+    path = per_class_run / "class_02" / "checkpoint.npz"
+    with np.load(path) as f:
+        state = {k: f[k] for k in f.files}
+    cfg = json.loads(str(state["config"]))
+    cfg["out"] = str(per_class_run / "class_02")
+    state["config"] = np.array(json.dumps(cfg))
+    np.savez(path, **state)
+    capsys.readouterr()
+    assert dcgan.main(["generate", "--checkpoint", str(per_class_run), "--n", "4", "--out", str(tmp_path / "g")]) == 0
+    assert f"note: {per_class_run} has no checkpoint for class(es) 1: sampling classes 0, 2" in \
+        capsys.readouterr().err
