@@ -104,10 +104,16 @@ def load_trainer_state(trainer, state, path):
     """Put a checkpoint's ``state`` (read from ``path`` by ``load_resumable``, so every entry checked against
     its config) into a fresh Trainer of that config: models, optimizers, the average, the position in the data
     and the random state. Refuses, in one line, what does not fit the data or cannot be restored."""
-    order = state["order"]
-    if order.size and (order.size != len(trainer.images) or order.max() >= len(trainer.images)):
+    order = state["order"]                                         # a permutation: checked by load_resumable
+    if order.size and order.size != len(trainer.images):
         raise TrainingError(f"{path} was trained on {order.size} images, the data has {len(trainer.images)}: "
                             "resume with the same data (--data-dir), or start a new run")
+    step, epoch, b, per_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_index"]), \
+        trainer.batches_per_epoch
+    if b > per_epoch or step != epoch * per_epoch + b % per_epoch:
+        raise TrainingError(f"{path}: step {step}, epoch {epoch} and batch {b} do not fit together at {per_epoch} "
+                            "batches per epoch of this data: the file was edited, or the data is not the run's "
+                            "(--data-dir: its own), or the batch size changed")
     for name, model in (("G", trainer.G), ("D", trainer.D)):
         try:
             model.load_state_dict(unprefixed(name, state))
@@ -191,10 +197,44 @@ def entry_problem(state, cfg, resumable=True):
     for key in optional:
         if key in state and key.replace("/v.", "/m.", 1).replace("/step.", "/m.", 1) not in state:
             return f"it has {key} without the moment m. of that parameter"
-    negative = [k for k in ("step", "epoch", "batch_index", "ema_t", "opt_G/t", "opt_D/t")
-                if k in state and k in expected and int(state[k]) < 0]
+    unexpected = sorted(set(state) - set(expected))
+    if unexpected and resumable:
+        return f"it holds {name_some(unexpected)}, which a checkpoint of its config does not"
+    return value_problem(state, cfg, resumable)
+
+
+def value_problem(state, cfg, resumable):
+    """The values a checkpoint's entries must hold, beyond their dtype and shape: counts that agree with each
+    other, the optimiser's settings the config's, statistics that are statistics, a data order that is one."""
+    floats = [k for k in state if k.startswith(("G/", "D/", "G_avg/")) and np.asarray(state[k]).dtype.kind == "f"]
+    bad = [k for k in floats if not np.isfinite(state[k]).all()]
+    if bad:
+        return f"{name_some(bad)} hold NaN or infinite values (its run had diverged)"
+    negative = [k for k in state if k.endswith("running_var") or "/v." in k if (np.asarray(state[k]) < 0).any()]
     if negative:
-        return f"{negative[0]} is {int(state[negative[0]])}, below 0"
+        return f"{negative[0]} holds negative values, but a variance is never negative"
+    if not resumable:
+        return None
+    step = int(state["step"])
+    counts = {k: int(state[k]) for k in ("epoch", "batch_index", "opt_G/t", "opt_D/t", "ema_t") if k in state}
+    if step < 0 or min(counts.values()) < 0:
+        return "a count (step, epoch, batch_index, the optimisers' t) is below 0"
+    for k in ("opt_G/t", "opt_D/t") + (("ema_t",) if "ema_t" in state else ()):
+        if counts[k] != step:
+            return f"{k} is {counts[k]}, but the run took {step} steps"
+    for opt in ("opt_G", "opt_D"):
+        expected = {"lr": cfg.lr, "betas": (cfg.beta1, 0.999), "eps": 1e-8}
+        for name, value in expected.items():
+            if not np.allclose(np.asarray(state[f"{opt}/{name}"], dtype=np.float64), value, rtol=1e-12, atol=0):
+                return (f"{opt}/{name} is {np.asarray(state[f'{opt}/{name}']).tolist()}, but the config's is "
+                        f"{list(value) if isinstance(value, tuple) else value}")
+        steps = {k: int(v) for k, v in state.items() if k.startswith(f"{opt}/step.")}
+        wrong = [k for k, v in steps.items() if not 1 <= v <= step]
+        if wrong:
+            return f"{wrong[0]} is {steps[wrong[0]]}, but a parameter's updates are 1 to the run's {step} steps"
+    order = np.asarray(state["order"])
+    if order.size and not np.array_equal(np.sort(order), np.arange(order.size)):
+        return "order is not a permutation of the data's images (each image once)"
     return None
 
 

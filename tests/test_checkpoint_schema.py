@@ -78,7 +78,25 @@ EDITS = {
                         "G/0.weight holds complex64, but must be float32"),
     "float64 weights": (lambda s: s.__setitem__("D/0.weight", s["D/0.weight"].astype(np.float64)),
                         "D/0.weight holds float64, but must be float32"),
-    "step negative": (lambda s: s.__setitem__("step", np.array(-3)), "step is -3, below 0"),
+    "step negative": (lambda s: s.__setitem__("step", np.array(-3)), "is below 0"),
+    "order all one image": (lambda s: s["order"].__setitem__(slice(None), 0), "order is not a permutation"),
+    "opt lr edited": (lambda s: s.__setitem__("opt_G/lr", np.array(5.0)), "opt_G/lr is 5.0, but the config's is"),
+    "opt eps negative": (lambda s: s.__setitem__("opt_G/eps", np.array(-1.0)), "opt_G/eps is -1.0"),
+    "opt betas 1": (lambda s: s.__setitem__("opt_G/betas", np.array([1.0, 0.999])), "opt_G/betas is [1.0, 0.999]"),
+    "a step count beyond the run": (lambda s: s.__setitem__(sorted(k for k in s if k.startswith("opt_G/step."))[0],
+                                                            np.array(99)), "but a parameter's updates are 1 to"),
+    "t not the step": (lambda s: s.__setitem__("opt_D/t", np.array(7)), "opt_D/t is 7, but the run took"),
+    "running variance negative": (lambda s: s["G/1.running_var"].__setitem__(slice(None), -1.0),
+                                  "G/1.running_var holds negative values"),
+    "a moment v negative": (lambda s: s[sorted(k for k in s if k.startswith("opt_D/v."))[0]].__setitem__(
+        slice(None), -1.0), "holds negative values"),
+    "an extra entry": (lambda s: s.__setitem__("extra_thing", np.zeros(3)), "it holds extra_thing, which"),
+    "the average without ema": (config_edit(ema=None), "which a checkpoint of its config does not"),
+    "batch index beyond the epoch": (lambda s: s.__setitem__("batch_index", np.array(5000)), "do not fit together"),
+    "step beyond the position": (lambda s: (s.__setitem__("step", np.array(1000)), s.__setitem__("opt_G/t", np.array(1000)),
+                                            s.__setitem__("opt_D/t", np.array(1000)), s.__setitem__("ema_t", np.array(1000))),
+                                 "step 1000, epoch 1 and batch 3 do not fit together"),
+    "inf weight": (lambda s: s["G/0.weight"].__setitem__((0, 0, 0, 0), np.inf), "NaN or infinite values"),
     "rng broken": (lambda s: s.__setitem__("rng", np.array('{"bit_generator": "Nope"}')),
                    "its random state cannot be restored"),
 }
@@ -95,7 +113,8 @@ def test_an_edited_checkpoint_is_one_line_on_resume(copy, capsys, name):
     assert (copy / "checkpoint.npz").read_bytes() == before
 
 
-SAMPLING_EDITS = ["nz a string", "head weird", "config cut", "average gone", "complex weights", "float64 weights"]
+SAMPLING_EDITS = ["nz a string", "head weird", "config cut", "average gone", "complex weights", "float64 weights",
+                  "running variance negative", "inf weight"]
 
 
 @pytest.mark.parametrize("name", SAMPLING_EDITS)
