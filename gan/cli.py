@@ -114,7 +114,21 @@ def path_text(text):
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser whose refusal is one line, ``error: ...``, saying where the flags are listed (exit 2)."""
+    """An ArgumentParser whose refusal is one line, ``error: ...``, saying where the flags are listed (exit 2),
+    and that refuses a flag given twice (argparse lets the last one win without a word)."""
+
+    also_spelled = {}                         # a flag -> another spelling of it that the program accepts
+
+    def parse_known_args(self, args=None, namespace=None):
+        tokens = list(sys.argv[1:] if args is None else args)
+        tokens = tokens[:tokens.index("--")] if "--" in tokens else tokens
+        names = [token.partition("=")[0] for token in tokens if token.startswith("--")]
+        for name in dict.fromkeys(names):
+            if names.count(name) > 1 and name in self._option_string_actions:
+                other = self.also_spelled.get(name)
+                self.error(f"{name} is given more than once" + (f" ({other} is another spelling of it)" if other
+                                                                else "") + ": give it once")
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         command = self.prog if self.prog.startswith("python") else f"python {self.prog}"
@@ -171,6 +185,7 @@ def train_parser():
         "Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
         "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
         "'python dcgan.py evaluate --help' measures sample quality.")
+    p.also_spelled = {ours.partition("=")[0]: theirs for theirs, ours in PYTORCH_FLAGS.items()}
     add_backend_flag(p)
     p.add_argument("--layers", default=None, type=path_text, metavar="{nn,fast,DIR}",
                    help="the layers G and D are built from: nn (nn/'s readable layers, what the reading order "
@@ -306,13 +321,13 @@ def generate_parser():
         "Write images sampled from a trained generator: N PNGs, samples.npy (N, C, H, W) "
         "float32 in [-1, 1], grid.png and generated.json (what drew them); optionally a "
         "latent-space interpolation GIF.")
-    p.add_argument("--checkpoint", required=True,
+    p.add_argument("--checkpoint", type=path_text, required=True,
                    help="a checkpoint.npz written by training, or a run folder (a --per-class run's folder too)")
     p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
                    help="only class K (conditional and per-class models); without it they also write "
                         "classes.png, one row per class")
     p.add_argument("--n", type=positive_int, default=64, help="number of images")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", type=path_text, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the output of an earlier generate in --out (its numbered PNGs, samples.npy, ...); "
                         "without it such a folder is refused")
@@ -337,14 +352,14 @@ def evaluate_parser():
         "Frechet classifier distance to the real test images (with the real-train-vs-real-test "
         "floor), class coverage and mean confidence.")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="sample --n images from this checkpoint (or run folder; a "
+    source.add_argument("--checkpoint", type=path_text, help="sample --n images from this checkpoint (or run folder; a "
                                              "--per-class run folder: an equal share from every class)")
-    source.add_argument("--samples", help="score these instead: a samples.npy (N, C, H, W) in [-1, 1] "
+    source.add_argument("--samples", type=path_text, help="score these instead: a samples.npy (N, C, H, W) in [-1, 1] "
                                           "(or uint8 pixels) or a folder of PNG images")
-    p.add_argument("--classifier", required=True, help="classifier .npz")
+    p.add_argument("--classifier", type=path_text, required=True, help="classifier .npz")
     p.add_argument("--dataset", default=None, choices=["mnist", "fashion-mnist"],
                    help="the real images (default: the checkpoint's, else the classifier's dataset)")
-    p.add_argument("--data-dir", default=None,
+    p.add_argument("--data-dir", type=path_text, default=None,
                    help="folder with the dataset's files (default: the checkpoint's, else the classifier's)")
     # None: not given (--samples names the ones it ignores); EVALUATE_DEFAULTS fills them in
     p.add_argument("--n", type=positive_int, default=None, help="samples to generate from --checkpoint (default 10000)")
@@ -352,7 +367,8 @@ def evaluate_parser():
     p.add_argument("--bn-stats", default=None, choices=["batch", "running"], help="as in generate (default batch)")
     add_generator_flag(p, default=None)
     add_backend_flag(p)
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON (a new file)")
+    p.add_argument("--json", type=path_text, default=None, metavar="PATH",
+                   help="also write the result as JSON (a new file)")
     p.add_argument("--overwrite", action="store_true",
                    help="--json may replace an earlier evaluate's result (never any other file)")
     return p

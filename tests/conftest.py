@@ -184,7 +184,7 @@ TINY_FLAGS = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--i
 def train_tiny(folder, out, *extra):
     """dcgan.py on an image folder with tiny networks; returns the exit code."""
     import dcgan
-    return dcgan.main(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY_FLAGS, *extra])
+    return dcgan.main(merged(["--dataset", "folder", "--data-dir", folder, "--out", str(out), *TINY_FLAGS], *extra))
 
 
 def one_line_error(capsys, *fragments):
@@ -196,3 +196,19 @@ def one_line_error(capsys, *fragments):
     for fragment in fragments:
         assert fragment in err, err
     return err
+
+
+def merged(argv, *extra):
+    """``argv`` with ``extra`` flags set: a flag already in ``argv`` gets the new value in place (the programs refuse
+    a flag given twice), a new one is appended. A flag is followed by its value unless the next item is a flag."""
+    argv, extra = list(argv), list(extra)
+    i = 0
+    while i < len(extra):
+        flag = extra[i]
+        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if flag in argv and has_value:
+            argv[argv.index(flag) + 1] = extra[i + 1]
+        elif flag not in argv:
+            argv += extra[i:i + 2] if has_value else [flag]
+        i += 2 if has_value else 1
+    return argv

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from benchmarks import bench_step
+from tests.conftest import merged
 
 
 def test_bench_step_prints_one_json_line_per_case(capsys):
@@ -130,8 +131,8 @@ def test_split_ops_a_size_too_small_to_split_is_one_line(capsys):
 # ---------------------------------------------------------------------------- ema_study
 
 def ema_flags(tmp_path, *extra, data_dir=None):
-    return ["--data-dir", data_dir or str(tmp_path / "missing"), "--classifier", str(tmp_path / "c.npz"),
-            "--out", str(tmp_path / "study"), *extra]
+    return merged(["--data-dir", data_dir or str(tmp_path / "missing"), "--classifier", str(tmp_path / "c.npz"),
+                   "--out", str(tmp_path / "study")], *extra)
 
 
 @pytest.mark.parametrize("flags,message", [(["--at", "abc"], "--at: 'abc' is not a comma-separated list"),

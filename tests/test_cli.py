@@ -118,3 +118,19 @@ def test_flags_that_contradict_or_do_nothing_are_refused(tmp_path, capsys, argv,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--batch-size", "32", "--batchSize", "64"], "--batch-size is given more than once (--batchSize is another "
+                                                  "spelling of it)"),
+    (["--lr", "0.001", "--lr", "0.002"], "--lr is given more than once"),
+    (["--cuda", "--backend", "numpy"], "--backend is given more than once (--cuda is another spelling of it)"),
+    (["--out", "a", "--outf", "b"], "--out is given more than once"),
+    (["evaluate", "--samples", "s.npy", "--classifier", "c.npz", "--json", ""], "argument --json: must not be empty"),
+    (["generate", "--checkpoint", "", "--out", "g"], "argument --checkpoint: must not be empty"),
+])
+def test_a_flag_given_twice_or_empty_is_refused(capsys, argv, says):
+    """argparse let the last of two values win without a word (PyTorch's spelling beside ours too)."""
+    assert dcgan_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and err.count("\n") == 1, err

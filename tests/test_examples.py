@@ -15,7 +15,7 @@ from PIL import Image
 import dcgan
 from gan import checkpoint, cli, errors, quality
 from examples import discriminator_features, latent_space
-from tests.conftest import one_line_error
+from tests.conftest import one_line_error, merged
 
 K = 10
 
@@ -266,8 +266,8 @@ def test_a_conditional_checkpoint_is_one_line(example, conditional_checkpoint, t
 # ---------------------------------------------------------------------------- train_classifier: no untrustworthy model
 
 def classifier_flags(tiny_mnist, out, *extra):
-    return ["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1",
-            "--batch-size", "16", "--no-progress", *extra]
+    return merged(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1",
+                   "--batch-size", "16", "--no-progress"], *extra)
 
 
 @pytest.mark.parametrize("lr", ["1e30", "inf", "nan", "0", "2"])

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import dcgan
+from tests.conftest import merged
 from gan import checkpoint, models
 import nn
 from nn import backend
@@ -15,7 +16,7 @@ TINY = ["--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--no-pro
 
 
 def run(data, out, *extra):
-    return dcgan.main(["--dataset", "mnist", "--data-dir", data, "--out", str(out), *TINY, *extra])
+    return dcgan.main(merged(["--dataset", "mnist", "--data-dir", data, "--out", str(out), *TINY], *extra))
 
 
 def ckpt_arrays(path):
@@ -266,8 +267,8 @@ def test_rgb_image_folder_at_64(tmp_path):
         size = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
         Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8), "RGB").save(folder / f"{i}.png")
     out = tmp_path / "run"
-    assert dcgan.main(["--dataset", "folder", "--data-dir", str(folder), "--out", str(out), *TINY,
-                       "--batch-size", "8", "--epochs", "1"]) == 0
+    assert dcgan.main(merged(["--dataset", "folder", "--data-dir", str(folder), "--out", str(out), *TINY],
+                             "--batch-size", "8", "--epochs", "1")) == 0
     cfg = checkpoint.checkpoint_config(checkpoint.load_checkpoint(str(out / "checkpoint.npz")))
     assert cfg.image_size == 64 and cfg.nc == 3
     grid = Image.open(out / "samples/epoch_001.png")
