@@ -117,6 +117,26 @@ def layers_text(layers):
     return name
 
 
+def idle_flag_notes(trainer):
+    """Notes on run-length flags that will do nothing in this run (else they would pass without a word):
+    --max-steps not above where the run is, or beyond its end; --eval-every with no epoch to score."""
+    cfg, per_epoch, at = trainer.cfg, trainer.batches_per_epoch, trainer.step_count
+    total = cfg.epochs * per_epoch
+    notes = []
+    if cfg.max_steps and cfg.max_steps <= at:
+        notes.append(f"--max-steps {cfg.max_steps} is not above the run's step {at}: nothing is trained (raise it, "
+                     "or leave it out)")
+    elif cfg.max_steps and cfg.max_steps >= total:
+        notes.append(f"--max-steps {cfg.max_steps} is not below the run's {total} steps ({cfg.epochs} epoch(s) of "
+                     f"{per_epoch}): it changes nothing")
+    if cfg.eval_every:
+        last = min(cfg.epochs, (cfg.max_steps or total) // max(per_epoch, 1))     # the last epoch that completes
+        if not any(e % cfg.eval_every == 0 for e in range(trainer.epoch + 1, last + 1)):
+            notes.append(f"--eval-every {cfg.eval_every}: no epoch this run completes (up to epoch {last}) is a "
+                         f"multiple of {cfg.eval_every}, so nothing is scored; lower --eval-every")
+    return [f"note: {note}" for note in notes]
+
+
 def opening_lines(trainer, new_run):
     """What is trained, on what, where; resuming, where training picks up and how far it goes; then the shapes
     G and D make, layer by layer (as PyTorch's example prints netG and netD)."""

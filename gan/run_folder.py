@@ -47,7 +47,7 @@ from . import writing
 from .checkpoint import non_finite_entries, save_checkpoint, trainer_state
 from .errors import TrainingError, UserError, name_some
 from .pictures import image_grid, plot_losses, save_gif, save_png
-from .report import closing_line, opening_lines
+from .report import closing_line, idle_flag_notes, opening_lines
 from .signals import StopRequest
 from .writing import why
 
@@ -222,6 +222,8 @@ class Run:
                 self.replaced = set_aside(self.out)
             try:
                 self.start_metrics(trainer.step_count)
+                for note in idle_flag_notes(trainer):
+                    print(note, file=sys.stderr)
                 print(opening_lines(trainer, self.new))
                 if trainer.step_count == 0:
                     self.save_grid(trainer)
@@ -264,7 +266,12 @@ class Run:
         atomically: a failure while rewriting leaves the old metrics.csv as it was."""
         rows = []
         if keep_up_to_step > 0 and os.path.lexists(self.metrics):
-            rows = [r for r in read_metrics(self.metrics) if int(float(r["step"])) <= keep_up_to_step]
+            every = read_metrics(self.metrics)
+            rows = [r for r in every if int(float(r["step"])) <= keep_up_to_step]
+            if len(rows) < len(every):
+                print(f"note: {self.metrics}: dropped {len(every) - len(rows)} row(s) logged after step "
+                      f"{keep_up_to_step}, the checkpoint's (training goes on from there and logs them again)",
+                      file=sys.stderr)
 
         def write(path):
             with open(path, "w", newline="") as f:

@@ -15,6 +15,7 @@ from PIL import Image
 
 import dcgan
 from gan import checkpoint as checkpoint_module
+from gan.config import Config
 from gan.run_folder import RunLock
 
 from tests.conftest import TINY_FLAGS as TINY, train_tiny as train
@@ -439,3 +440,30 @@ def test_a_missing_class_is_said_by_generate(per_class_run, tmp_path, capsys):
     assert dcgan.main(["generate", "--checkpoint", str(per_class_run), "--n", "4", "--out", str(tmp_path / "g")]) == 0
     assert f"note: {per_class_run} has no checkpoint for class(es) 1: sampling classes 0, 2" in \
         capsys.readouterr().err
+
+
+def test_run_length_flags_that_change_nothing_are_said(folder, finished_run, tmp_path, capsys):
+    """--max-steps beyond the run, --max-steps not above where a resumed run is, --eval-every with no epoch to
+    score: each passed without a word."""
+    capsys.readouterr()
+    assert train(folder, tmp_path / "a", "--epochs", "1", "--max-steps", "500") == 0
+    assert "note: --max-steps 500 is not below the run's 3 steps (1 epoch(s) of 3): it changes nothing" in \
+        capsys.readouterr().err
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--max-steps", "2", "--no-progress"]) == 0
+    assert "note: --max-steps 2 is not above the run's step 3: nothing is trained" in capsys.readouterr().err
+    from gan.report import idle_flag_notes
+    trainer = type("T", (), {})()                       # what idle_flag_notes reads of a Trainer
+    trainer.cfg = Config(eval_every=5, epochs=1, classifier="c.npz")
+    trainer.batches_per_epoch, trainer.step_count, trainer.epoch = 3, 0, 0
+    assert idle_flag_notes(trainer) == ["note: --eval-every 5: no epoch this run completes (up to epoch 1) is a "
+                                        "multiple of 5, so nothing is scored; lower --eval-every"]
+    trainer.cfg = Config(eval_every=1, epochs=2, classifier="c.npz")
+    assert idle_flag_notes(trainer) == []                                   # the control: epochs 1 and 2 are scored
+
+
+def test_metrics_rows_after_the_checkpoint_are_dropped_with_a_note(finished_run, capsys):
+    with open(finished_run / "metrics.csv", "a") as f:
+        f.write("6,1,1.0,1.0,0.5,0.5,100,\n")                          # a row logged after the last save
+    capsys.readouterr()
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
+    assert "dropped 1 row(s) logged after step 3, the checkpoint's" in capsys.readouterr().err
