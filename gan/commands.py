@@ -28,8 +28,16 @@ def note_ignored_flags(cfg, args):
               file=sys.stderr)
 
 
-def show_model(cfg):
-    """--show-model: G's and D's layers for the Config, each with its output shape; nothing trained or written."""
+SHAPES_THE_MODEL = {"--show-model", "--dataset", "--data-dir", "--image-size", "--nz", "--ngf", "--ndf", "--head",
+                    "--conditional", "--per-class", "--layers", "--backend", "--resume"}
+
+
+def show_model(cfg, given=()):
+    """--show-model: G's and D's layers for the Config, each with its output shape; nothing trained or written
+    (the flags ``given`` that would only matter to training are named in a note)."""
+    idle = sorted(set(given) - SHAPES_THE_MODEL)
+    if idle:
+        print(f"note: --show-model trains and writes nothing: ignoring {', '.join(idle)}", file=sys.stderr)
     if cfg.nc is None:
         print("note: --dataset folder: shown with 3 channels (a folder of grayscale images trains with 1)")
     if cfg.conditional and not cfg.n_classes:
@@ -60,7 +68,7 @@ def train_main(args, train):
         cfg = resumed(read_config_file(per_class_config(out)), out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
-            return show_model(cfg)
+            return show_model(cfg, args.given)
         return train_per_class(cfg, train, not args.no_progress, resuming=True)
     elif out is not None:
         check_resumable(out)
@@ -73,7 +81,7 @@ def train_main(args, train):
         cfg = resumed(saved, out, args)
         note_ignored_flags(cfg, args)
         if args.show_model:
-            return show_model(cfg)
+            return show_model(cfg, args.given)
         if int(resume_state["epoch"]) >= cfg.epochs:
             print(f"{ckpt} has already trained {int(resume_state['epoch'])} of its {cfg.epochs} epochs; "
                   f"pass a larger --epochs (the total) to train more")
@@ -81,7 +89,7 @@ def train_main(args, train):
     else:
         cfg = config_from_flags(args)
         if args.show_model:
-            return show_model(cfg)
+            return show_model(cfg, args.given)
     if cfg.eval_every and not cfg.classifier:
         raise TrainingError("--eval-every needs --classifier CLS.npz (train one with examples/train_classifier.py)")
     if cfg.per_class:

@@ -134,3 +134,10 @@ def test_a_flag_given_twice_or_empty_is_refused(capsys, argv, says):
     assert dcgan_main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+
+
+def test_show_model_names_the_flags_it_ignores(capsys):
+    assert dcgan_main(["--show-model", "--overwrite", "--max-steps", "5", "--ngf", "8"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "note: --show-model trains and writes nothing: ignoring --max-steps, --overwrite\n"
+    assert "G: " in captured.out
