@@ -21,7 +21,7 @@ from datasets.images import grey_or_rgb, load_image
 
 from . import quality
 from .cli import use_backend, with_evaluate_defaults
-from .errors import UserError
+from .errors import UserError, name_some
 from .generate import GENERATED, SavedModel
 from .writing import (holds_python_objects, json_with_keys, numpy_file_kind, output_file, write_atomically,
                       write_json)
@@ -124,9 +124,18 @@ def load_samples_npy(path):
 
 
 def numbered_pngs(folder):
-    """The PNGs generate numbers (00000.png, ...), or every PNG when there are none of those."""
+    """The PNGs generate numbers (00000.png, ...), or every PNG when there are none of those; what is left out
+    (other PNGs beside numbered ones, PNGs in subfolders) is said in a note."""
     files = sorted(glob.glob(os.path.join(folder, "*.png")))
-    return [f for f in files if os.path.basename(f)[:-4].isdigit()] or files
+    numbered = [f for f in files if os.path.basename(f)[:-4].isdigit()]
+    others = [os.path.basename(f) for f in files if f not in numbered] if numbered else []
+    if others:
+        note(f"scoring the {len(numbered)} numbered PNGs in {folder} (as generate names them); leaving out "
+             f"{name_some(others)}")
+    nested = glob.glob(os.path.join(folder, "*", "**", "*.png"), recursive=True)
+    if nested:
+        note(f"{len(nested)} PNG(s) in subfolders of {folder} are not scored (only the folder's own)")
+    return numbered or files
 
 
 def load_png_folder(folder):

@@ -213,3 +213,17 @@ def test_evaluate_refuses_an_image_over_pils_pixel_limit_by_name(tmp_path, monke
     Image.new("L", (16, 16), 90).save(tmp_path / "00000.png")
     with pytest.raises(UserError, match=r"00000.png cannot be read as an image \(too large: 256 pixels, over"):
         load_png_folder(str(tmp_path))
+
+
+def test_evaluate_says_which_pngs_of_a_folder_it_leaves_out(tmp_path, capsys):
+    """A corrupt bad.png beside generate's numbered PNGs, and PNGs in a subfolder, were left out without a word."""
+    from gan.evaluate import load_png_folder
+    for name in ("00000.png", "00001.png"):
+        Image.new("L", (8, 8), 90).save(tmp_path / name)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    (tmp_path / "more").mkdir()
+    Image.new("L", (8, 8), 90).save(tmp_path / "more" / "00002.png")
+    assert len(load_png_folder(str(tmp_path))) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"note: scoring the 2 numbered PNGs in {tmp_path} (as generate names them); leaving out bad.png",
+                   f"note: 1 PNG(s) in subfolders of {tmp_path} are not scored (only the folder's own)"]
