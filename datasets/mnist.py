@@ -123,6 +123,10 @@ def _local_files(data_dir, names):
         candidates = [data_dir / f"{name}.gz", data_dir / name]
         path = next((p for p in candidates if p.is_file()), None)
         found.append(path)
+        folders = [p for p in candidates if p.is_dir()]
+        if path is None and folders:
+            raise DatasetError(f"{folders[0]} is a folder, not the data file {folders[0].name} (move it away, "
+                               f"and put the file there)")
         if path is None:
             missing.append(f"{name}.gz")
     if missing:

@@ -20,6 +20,8 @@ from .errors import TrainingError, name_some
 def load_training_data(cfg):
     """(images, labels) of the data the Config names: --dataset, --data-dir, --image-size, --strict-data; with a
     note where its images are resized to --image-size."""
+    if cfg.data_dir and os.path.exists(cfg.data_dir) and not os.path.isdir(cfg.data_dir):
+        raise TrainingError(f"--data-dir {cfg.data_dir} is a file: give the folder that holds the dataset's files")
     if cfg.data_dir and not os.path.isdir(cfg.data_dir):
         raise TrainingError(f"the data folder {cfg.data_dir} does not exist (moved or renamed?): pass --data-dir "
                             "with the folder where the data is now (--resume takes --data-dir too)")

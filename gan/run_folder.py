@@ -368,7 +368,7 @@ def run_folder(out, samples=True):
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         remove_created(created)
-        raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
+        raise TrainingError(cannot_make(out, e)) from None
     with RunLock(out):                                   # refused: nothing removed
         try:
             make_folder(out, samples)
@@ -400,13 +400,27 @@ def remove_created(paths):
             pass
 
 
+def cannot_make(folder, error):
+    """Why the folder ``folder`` cannot be made, in one line that says what is in the way: a broken link, a file
+    where a folder must be (itself or a parent), else the system's words; and what to do."""
+    path = os.path.abspath(folder)
+    while path != os.path.dirname(path):
+        if os.path.islink(path) and not os.path.exists(path):
+            return f"{path} is a broken link (to {os.readlink(path)}): remove it, or choose another --out"
+        if os.path.exists(path) and not os.path.isdir(path):
+            what = "the grids' folder of the run" if os.path.basename(path) == SAMPLES else "a folder"
+            return f"{path} is a file, where {what} must be: move it away, or choose another --out"
+        path = os.path.dirname(path)
+    return f"cannot write in the run folder {folder}: {why(error)}; choose another --out"
+
+
 def make_folder(out, samples=True):
     """Create the run folder (and samples/) and check that a checkpoint can be saved in it, or say in one
     line why not (before any training: a read-only folder would otherwise fail only at the first save)."""
     try:
         os.makedirs(os.path.join(out, SAMPLES) if samples else out, exist_ok=True)
     except OSError as e:
-        raise TrainingError(f"cannot write in the run folder {out}: {why(e)}") from None
+        raise TrainingError(cannot_make(os.path.join(out, SAMPLES) if samples else out, e)) from None
     writing.probe_writable(out, f"the run folder {out}", ".checkpoint-", ".npz", TrainingError)   # as a save will
 
 

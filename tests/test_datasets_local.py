@@ -3,6 +3,7 @@
 Nothing here needs the network or an installed dataset (the one test that
 uses the real Fashion-MNIST is skipped without it).
 """
+import os
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,14 @@ def test_cifar_negative_label_with_conditional_is_one_error_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith("error: ") and "data_batch_1 holds the label -1 for image 1" in err
+
+
+def test_a_folder_where_a_data_file_should_be_is_called_a_folder(tiny_mnist, tmp_path):
+    """It was reported as "missing in ...": the folder is there, and it is in the way."""
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(tiny_mnist, data)
+    os.remove(data / "train-labels-idx1-ubyte.gz")
+    (data / "train-labels-idx1-ubyte.gz").mkdir()
+    with pytest.raises(DatasetError, match="train-labels-idx1-ubyte.gz is a folder, not the data file"):
+        load_dataset("mnist", data_dir=data, split="train")

@@ -467,3 +467,26 @@ def test_metrics_rows_after_the_checkpoint_are_dropped_with_a_note(finished_run,
     capsys.readouterr()
     assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
     assert "dropped 1 row(s) logged after step 3, the checkpoint's" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["broken link", "a parent is a file", "samples is a file", "data-dir is a file"])
+def test_what_is_in_the_way_of_a_run_folder_is_named(folder, finished_run, tmp_path, capsys, case):
+    if case == "broken link":
+        out = tmp_path / "link"
+        os.symlink(tmp_path / "gone", out)
+        says = f"{out} is a broken link"
+    elif case == "a parent is a file":
+        (tmp_path / "afile").write_text("x")
+        out, says = tmp_path / "afile" / "run", f"{tmp_path / 'afile'} is a file, where a folder must be"
+    elif case == "samples is a file":
+        shutil.rmtree(finished_run / "samples")
+        (finished_run / "samples").write_text("not a folder")
+        out, says = finished_run, f"{finished_run / 'samples'} is a file, where the grids' folder of the run must be"
+    else:
+        out, says = tmp_path / "new", f"--data-dir {finished_run / 'metrics.csv'} is a file"
+    capsys.readouterr()
+    data = str(finished_run / "metrics.csv") if case == "data-dir is a file" else folder
+    extra = ["--overwrite"] if case == "samples is a file" else []
+    assert train(data, out, "--max-steps", "1", *extra) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
