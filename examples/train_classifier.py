@@ -64,6 +64,8 @@ def parser():
     p.add_argument("--seed", type=cli.seed_int, default=0, help="seed for initialisation and batch order")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--limit", type=cli.positive_int, default=None, help="use only this many training images")
+    p.add_argument("--image-size", type=cli.image_size, default=32,
+                   help="the size of the images it scores: the --image-size of the models it will score")
     return p
 
 
@@ -90,8 +92,10 @@ def run(args):
                         what="a classifier")
     cli.use_backend(args.backend)
     backend.seed(args.seed)
-    x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train")
-    x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test")
+    x_train, y_train = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="train",
+                                             image_size=args.image_size)
+    x_test, y_test = datasets.load_dataset(args.dataset, data_dir=args.data_dir, split="test",
+                                           image_size=args.image_size)
     if args.limit and args.limit >= len(x_train):
         print(f"note: --limit {args.limit} is not below the {len(x_train)} training images: all of them are used",
               file=sys.stderr)

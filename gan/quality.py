@@ -33,7 +33,7 @@ import nn
 from nn import backend
 
 from .checkpoint import read_npz, save_checkpoint
-from .errors import UserError
+from .errors import UserError, name_some
 from .pictures import to_model_range
 
 CLASSIFIER_FORMAT = "numpy-dcgan-classifier-1"
@@ -87,7 +87,11 @@ def load_classifier(path):
         meta = json.loads(str(state["meta"]))
         with backend.preserved_rng():                    # its weights come from the file
             model = Classifier(meta["nc"], meta["n_classes"], meta["image_size"])
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
+        weights = {k[6:]: v for k, v in state.items() if k.startswith("model/")}
+        wrong = [k for k, v in weights.items() if v.dtype != np.float32 or not np.isfinite(v).all()]
+        if wrong:
+            raise ValueError(f"{name_some(wrong)} must be finite float32 (as train_classifier writes them)")
+        model.load_state_dict(weights)
     except (KeyError, ValueError, TypeError) as e:
         raise QualityError(f"classifier {path} is damaged: {type(e).__name__}: {e}") from None
     meta["path"] = path
@@ -196,7 +200,9 @@ def check_classifier_fits(classifier, dataset, image_size, nc):
                            f"the images to score are {dataset}")
     if (meta["nc"], meta["image_size"]) != (nc, image_size):
         raise QualityError(f"classifier {classifier_path} takes {meta['nc']}x{meta['image_size']}x"
-                           f"{meta['image_size']} images, these are {nc}x{image_size}x{image_size}")
+                           f"{meta['image_size']} images, these are {nc}x{image_size}x{image_size}: score a model "
+                           f"trained with --image-size {meta['image_size']}, or train a classifier of this size "
+                           f"(python -m examples.train_classifier --image-size {image_size})")
 
 
 def format_table(result, class_names=None):

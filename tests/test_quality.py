@@ -170,3 +170,24 @@ def test_eval_n_below_two_is_refused_in_one_line(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: argument --eval-n: must be at least 2, got 1") and err.count("\n") == 1
+
+
+def test_a_classifier_of_another_size_says_how_to_get_one(tiny_mnist, no_checksums, tmp_path, capsys):
+    """Models of any --image-size can be scored: train_classifier --image-size trains the classifier for them."""
+    from examples import train_classifier
+    out = tmp_path / "c16.npz"
+    assert train_classifier.main(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "8",
+                                  "--batch-size", "16", "--image-size", "16", "--no-progress"]) == 0
+    model, meta = quality.load_classifier(str(out))
+    assert meta["image_size"] == 16
+    with pytest.raises(quality.QualityError, match=r"takes 1x16x16 images, these are 1x32x32: .*--image-size 32\)"):
+        quality.check_classifier_fits((model, meta), "mnist", 32, 1)
+
+
+def test_a_classifier_whose_weights_are_not_float32_is_damaged(tiny_classifier, tmp_path):
+    state = dict(np.load(tiny_classifier))
+    key = next(k for k in state if k.startswith("model/"))
+    state[key] = state[key].astype(np.float64)
+    np.savez(tmp_path / "c.npz", **state)
+    with pytest.raises(quality.QualityError, match="must be finite float32"):
+        quality.load_classifier(str(tmp_path / "c.npz"))
