@@ -39,8 +39,8 @@ def run_command(command, args):
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print("interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
     except bdb.BdbQuit:                          # q in a debugger (python -m pdb dcgan.py): the debugger's to handle
         raise

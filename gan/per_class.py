@@ -35,7 +35,7 @@ def train_per_class(cfg, train, progress=True, resuming=False, overwrite=False):
     class has saved a trained checkpoint; stopped or failed before that, the old run is put back.
     At the end OUT/classes.png shows 8 samples of every class's generator, one row each.
     """
-    with run_folder(cfg.out, samples=False):
+    with run_folder(cfg.out, samples=False, new=not resuming):
         if not resuming:
             refuse_to_replace(cfg.out, overwrite, cfg.out)
         images, labels = load_training_data(cfg)

@@ -190,7 +190,7 @@ def open_run(out, new, overwrite=False, run_root=None):
         raise TrainingError(f"{out} is class {class_of(out)} of the --per-class run {root}: a run of its own there "
                             f"would pass for that class's model; --resume {shlex.quote(root)} trains the classes, or "
                             "choose another --out")
-    with run_folder(out):
+    with run_folder(out, new=new):
         recover_set_aside(out)
         if new:
             refuse_to_replace(out, overwrite, run_root or out)
@@ -230,6 +230,9 @@ class Run:
                 started, first_step = time.perf_counter(), trainer.step_count
                 yield self
                 trainer.interrupted = self.stop.requested
+            except KeyboardInterrupt:                          # a second Ctrl-C or SIGTERM: at once, unsaved
+                raise KeyboardInterrupt(f"stopped at once, nothing saved since the last checkpoint: {self.kept()}") \
+                    from None
             finally:
                 restored = self.replaced is not None
                 if restored:                                   # no trained checkpoint came of the new run
@@ -353,7 +356,7 @@ LOCK_NAME = writing.LOCK_NAME
 
 
 @contextmanager
-def run_folder(out, samples=True):
+def run_folder(out, samples=True, new=True):
     """``with run_folder(out): ...``: the run folder exists, a checkpoint can be saved in it, and this
     process is the only run writing there. If the body (or this) fails, what this call created (the
     folder and its missing parents, samples/, .lock) is removed again where it is still empty, while the
@@ -369,7 +372,7 @@ def run_folder(out, samples=True):
     except OSError as e:
         remove_created(created)
         raise TrainingError(cannot_make(out, e)) from None
-    with RunLock(out):                                   # refused: nothing removed
+    with RunLock(out, new):                              # refused: nothing removed
         try:
             make_folder(out, samples)
             yield
@@ -601,7 +604,10 @@ def remove_orphans(out):
 
 
 class RunLock(writing.FolderLock):
-    """``with RunLock(out): ...``: this process is the only run writing to ``out`` (writing.FolderLock)."""
+    """``with RunLock(out): ...``: this process is the only run writing to ``out`` (writing.FolderLock).
+    ``new=False`` (--resume): the refusal says to wait, not to choose another folder."""
 
-    def __init__(self, out):
-        super().__init__(out, f"the run folder {out}", TrainingError)
+    def __init__(self, out, new=True):
+        super().__init__(out, f"the run folder {out}", TrainingError, instead=(
+            "wait for it to finish, or choose another --out" if new else
+            "wait for it to finish (Ctrl-C or SIGTERM stops it, saved), then --resume"))

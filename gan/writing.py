@@ -239,9 +239,10 @@ class FolderLock:
     writer that locked a file just removed that way finds it no longer at the path and counts as refused.
     """
 
-    def __init__(self, folder, what=None, error=UserError, remove=False):
+    def __init__(self, folder, what=None, error=UserError, remove=False,
+                 instead="wait for it to finish, or choose another --out"):
         self.path = os.path.join(folder, LOCK_NAME)
-        self.what, self.error, self.remove = what or folder, error, remove
+        self.what, self.error, self.remove, self.instead = what or folder, error, remove, instead
 
     def __enter__(self):
         try:
@@ -258,8 +259,7 @@ class FolderLock:
             holder = self.file.read().strip() or "another process"
             self.file.close()
             del self.file
-            raise self.error(f"{self.what} is in use by {holder}: wait for it to finish, or choose another "
-                             "--out") from None
+            raise self.error(f"{self.what} is in use by {holder}: {self.instead}") from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")

@@ -490,3 +490,10 @@ def test_what_is_in_the_way_of_a_run_folder_is_named(folder, finished_run, tmp_p
     assert train(data, out, "--max-steps", "1", *extra) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+
+
+def test_resuming_a_run_in_use_says_to_wait_not_to_choose_another_folder(finished_run, capsys):
+    with RunLock(str(finished_run)):
+        assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "is in use by process" in err and "then --resume" in err and "another --out" not in err

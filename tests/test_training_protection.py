@@ -426,3 +426,22 @@ def test_a_per_class_overwrite_stopped_before_any_class_trained_keeps_the_old_ru
     assert "holds the run it held before (the new --per-class run trained no class)" in capsys.readouterr().err
     assert snapshot(per_class_run) == before
     assert not [n for n in os.listdir(per_class_run) if n.startswith(".replaced-")]
+
+
+def test_a_second_stop_signal_says_what_is_kept(folder, finished_run, monkeypatch, capsys):
+    """Two Ctrl-C in quick succession: it printed only "interrupted"; now also that nothing was saved since the last
+    checkpoint, and which."""
+    from gan import run_folder
+
+    def two_stops(*args):
+        os.kill(os.getpid(), signal.SIGINT)              # the first asks to stop after the step
+        os.kill(os.getpid(), signal.SIGINT)              # the second aborts at once
+        return "opening lines"
+
+    monkeypatch.setattr(run_folder, "opening_lines", two_stops)
+    before = snapshot(finished_run)
+    assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err.endswith("interrupted: stopped at once, nothing saved since the last checkpoint: the last good "
+                        f"checkpoint {finished_run / 'checkpoint.npz'} (step 3, epoch 1) is kept\n"), err
+    assert snapshot(finished_run)["checkpoint.npz"] == before["checkpoint.npz"]
