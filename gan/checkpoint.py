@@ -249,6 +249,15 @@ def check_entries(state, cfg, path, resumable=True):
 
 # -- what older versions wrote, made current ------------------------------------------------------
 
+# A config's keys: those every version wrote (a config without one was cut or edited), and those older
+# versions wrote that are no longer fields (a --per-class run's driver state, dropped). The fields added since
+# (conditional, per_class, n_classes, head, real_label, instance_noise, instance_noise_steps, ema, strict_data,
+# eval_every, classifier, eval_n) take their defaults.
+ALWAYS_WRITTEN = ("dataset", "data_dir", "image_size", "nc", "nz", "ngf", "ndf", "batch_size", "lr", "beta1", "seed",
+                  "epochs", "max_steps", "log_every", "out")
+NO_LONGER_FIELDS = {"class_filter", "run_root"}
+
+
 def config_from_json(text):
     """The Config of a checkpoint's (or a --per-class run's) JSON, every field checked (``config.RULES``:
     a ValueError names the first that does not fit). Older versions also wrote keys that are no longer
@@ -258,6 +267,12 @@ def config_from_json(text):
     if not isinstance(saved, dict):
         raise ValueError(f"it is a JSON {type(saved).__name__}, not an object of settings")
     known = {f.name for f in dataclasses.fields(Config)}
+    missing = [k for k in ALWAYS_WRITTEN if k not in saved]
+    if missing:
+        raise ValueError(f"it lacks {name_some(missing)}, which every version wrote")
+    unknown = sorted(set(saved) - known - NO_LONGER_FIELDS)
+    if unknown:
+        raise ValueError(f"it holds {name_some(unknown)}, which no version of this program wrote")
     values = {k: v for k, v in saved.items() if k in known}
     values["n_classes"] = values.get("n_classes") or 0
     values.setdefault("ema", None)

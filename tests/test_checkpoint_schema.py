@@ -70,6 +70,9 @@ EDITS = {
     "config a list": (lambda s: s.__setitem__("config", np.array("[1, 2]")), "it is a JSON list, not an object"),
     "config cut": (lambda s: s.__setitem__("config", np.array(str(s["config"])[:20])), "it is not JSON"),
     "opt_G/t missing": (drop("opt_G/t"), "it lacks opt_G/t"),
+    "a config key cut": (lambda s: s.__setitem__("config", np.array(json.dumps(
+        {k: v for k, v in json.loads(str(s["config"])).items() if k != "lr"}))), "it lacks lr, which every version"),
+    "an unknown config key": (config_edit(speed="fast"), "it holds speed, which no version of this program wrote"),
     "opt_D gone": (drop("opt_D/"), "it lacks opt_D/t, opt_D/lr"),
     "average gone": (drop("G_avg/"), "it lacks G_avg/"),
     "moment reshaped": (reshape_moment, "has the shape (3, 3), but a model of its config needs"),
