@@ -449,14 +449,15 @@ NO_CHECKPOINT = "a run's outputs without a checkpoint"
 
 
 def run_outputs(out):
-    """What a run (or a --per-class run) writes that ``out`` holds, checkpoint aside: names, for a message."""
-    found = [name for name in OUTPUTS + PER_CLASS_OUTPUTS if name != CHECKPOINT and os.path.lexists(os.path.join(out, name))]
-    grids = glob.glob(os.path.join(out, SAMPLES, "epoch_*.png"))
+    """What a run (or a --per-class run) writes that ``out`` holds, checkpoint aside: names, for a message (the
+    grids counted, class folders that hold something)."""
+    names = outputs_of(out) if os.path.isdir(out) else []
+    grids = [name for name in names if os.path.dirname(name) == SAMPLES]
+    classes = [name for name in names if CLASS_FOLDER.fullmatch(name)]
+    found = [name for name in names if name not in grids and name not in classes and name != CHECKPOINT]
     if grids:
         found.append(f"{len(grids)} grid(s) in {SAMPLES}/")
-    found += [os.path.basename(folder) + "/" for folder in class_folders(out).values() if os.listdir(folder)] \
-        if os.path.isdir(out) else []
-    return found
+    return found + [name + "/" for name in classes if os.listdir(os.path.join(out, name))]
 
 
 def per_class_dataset(out):
@@ -533,14 +534,12 @@ def recover_set_aside(out):
 def clear_outputs(out):
     """--overwrite, once the new run has started: remove the previous run's outputs (its sample grids too) and
     a previous --per-class run's (its config, classes.png, and each class folder's run), nothing else."""
-    for name in OUTPUTS + PER_CLASS_OUTPUTS:
+    for name in outputs_of(out):
         path = os.path.join(out, name)
-        if os.path.isfile(path):
+        if CLASS_FOLDER.fullmatch(name):
+            clear_class_folder(path)
+        elif os.path.isfile(path):
             os.remove(path)
-    for path in glob.glob(os.path.join(out, SAMPLES, "epoch_*.png")):
-        os.remove(path)
-    for folder in class_folders(out).values():
-        clear_class_folder(folder)
 
 
 def clear_class_folder(folder):
