@@ -15,7 +15,8 @@ import numpy as np
 
 import nn
 from nn import backend
-from nn.gradcheck import LAYER_CASES, LOSS_CASES, away_from_zero, gradient_pairs, numerical_gradient, rel_error
+from nn.gradcheck import (LAYER_CASES, LOSS_CASES, away_from_zero, gradient_pairs, numerical_gradient, randomize,
+                          rel_error)
 
 from .skeleton import NOT_WRITTEN
 
@@ -106,19 +107,11 @@ def layer_checks(exercise, module):
     return lines
 
 
-def random_like(layer, seed=0):
-    """Draw every parameter of ``layer`` (cast to float64) from N(0, 1), as nn.gradcheck does."""
-    rng = np.random.default_rng(seed)
-    layer.astype(backend.xp().float64)
-    for _, p in layer.named_parameters():
-        p.data = backend.to_device(rng.standard_normal(p.shape), "float64")
-
-
 def layer_case(case, make, shape, lib):
     x = away_from_zero(shape)
     reference, student = make(nn), make(lib)
-    random_like(reference)
-    random_like(student)
+    randomize(reference, np.random.default_rng(0))             # the same weights, as the gradient check draws them
+    randomize(student, np.random.default_rng(0))
     expected = backend.to_numpy(reference.forward(backend.to_device(x, "float64")))
     try:
         got = backend.to_numpy(student.forward(backend.to_device(x, "float64")))

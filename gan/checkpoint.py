@@ -206,8 +206,7 @@ def entry_problem(state, cfg, resumable=True):
 def value_problem(state, cfg, resumable):
     """The values a checkpoint's entries must hold, beyond their dtype and shape: counts that agree with each
     other, the optimiser's settings the config's, statistics that are statistics, a data order that is one."""
-    floats = [k for k in state if k.startswith(("G/", "D/", "G_avg/")) and np.asarray(state[k]).dtype.kind == "f"]
-    bad = [k for k in floats if not np.isfinite(state[k]).all()]
+    bad = [k for k in non_finite_entries(state) if k.startswith(("G/", "D/", "G_avg/"))]
     if bad:
         return f"{name_some(bad)} hold NaN or infinite values (its run had diverged)"
     negative = [k for k in state if k.endswith("running_var") or "/v." in k if (np.asarray(state[k]) < 0).any()]

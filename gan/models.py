@@ -17,6 +17,7 @@ import numpy as np
 import nn
 from datasets.images import SUPPORTED_SIZES, size_problem
 from nn import backend
+from nn.batchnorm import is_batchnorm
 
 from .errors import UserError
 from .memory import FLOAT32, check_fits
@@ -59,11 +60,6 @@ def layer_library():
         from nn import fast
         return fast
     return nn
-
-
-def is_batchnorm(layer):
-    """Is ``layer`` a BatchNorm, of any library (nn, nn.fast, a student's)? It keeps running statistics."""
-    return hasattr(layer, "running_mean")
 
 
 def build_generator(nz=100, ngf=64, nc=1, image_size=32, head="conv", layers=nn):

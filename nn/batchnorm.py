@@ -120,12 +120,18 @@ class BatchNorm1d(BatchNorm):
     axes = (0,)
 
 
+def is_batchnorm(layer):
+    """Is ``layer`` a BatchNorm of any library (this one, nn.fast, a student's copy)? Told by what it has (its
+    running statistics switch), not by its class, so every library's trains and samples alike."""
+    return hasattr(layer, "update_running_stats")
+
+
 @contextmanager
 def frozen_running_stats(model):
     """Inside the block, BatchNorm layers of ``model`` in training mode still normalise with
-    batch statistics but leave their running statistics untouched. (A BatchNorm is a layer with
-    ``update_running_stats``: this library's, nn.fast's, or a student's own.)"""
-    layers = [m for m in model.modules() if hasattr(m, "update_running_stats")]
+    batch statistics but leave their running statistics untouched. (``is_batchnorm``: this library's,
+    nn.fast's, or a student's own.)"""
+    layers = [m for m in model.modules() if is_batchnorm(m)]
     for m in layers:
         m.update_running_stats = False
     try:

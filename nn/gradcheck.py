@@ -115,13 +115,19 @@ def check_layer(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
             for name, (analytic, numerical) in gradient_pairs(layer, x_shape, seed, h, x, dout).items()}
 
 
+def randomize(layer, rng):
+    """Cast ``layer`` to float64 in place and draw every parameter from N(0, 1) with ``rng`` (BatchNorm's
+    defaults gamma = 1, beta = 0 would hide a backward that forgot gamma)."""
+    layer.astype(backend.xp().float64)
+    for _, p in layer.named_parameters():
+        p.data = _f64(rng.standard_normal(p.shape))
+
+
 def gradient_pairs(layer, x_shape, seed=0, h=1e-6, x=None, dout=None):
     """``check_layer``'s arrays: {'x': (analytic dx, numerical dx), name: (analytic, numerical), ...}, host
     arrays (an analytic gradient the layer did not give is None), for a reader that wants more than the error."""
     rng = np.random.default_rng(seed)
-    layer.astype(backend.xp().float64)
-    for _, p in layer.named_parameters():
-        p.data = _f64(rng.standard_normal(p.shape))
+    randomize(layer, rng)
     x = rng.standard_normal(x_shape) if x is None else np.asarray(x, dtype=np.float64)
     out_shape = layer.forward(_f64(x)).shape
     layer.clear_cache()
