@@ -40,7 +40,7 @@ import sys
 from gan.signals import quiet_start   # the standard library only: installed before NumPy loads
 
 if __name__ == "__main__":             # Ctrl-C and SIGTERM during the imports: one line
-    quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"]))
+    quiet_start(train=sys.argv[1:2] not in (["generate"], ["evaluate"], ["doctor"]))
 
 import dataclasses  # noqa: E402 (after the handlers above, on purpose)
 

@@ -184,7 +184,8 @@ def train_parser():
         "dcgan.py",
         "Train a DCGAN (Radford et al. 2015) with nn/'s hand-written layers. "
         "Subcommands: 'python dcgan.py generate --help' samples from a checkpoint, "
-        "'python dcgan.py evaluate --help' measures sample quality.")
+        "'python dcgan.py evaluate --help' measures sample quality, "
+        "'python dcgan.py doctor --help' says whether a run's training is working.")
     p.also_spelled = {ours.partition("=")[0]: theirs for theirs, ours in PYTORCH_FLAGS.items()}
     add_backend_flag(p)
     p.add_argument("--layers", default=None, type=path_text, metavar="{nn,fast,DIR}",
@@ -371,6 +372,26 @@ def evaluate_parser():
                    help="also write the result as JSON (a new file)")
     p.add_argument("--overwrite", action="store_true",
                    help="--json may replace an earlier evaluate's result (never any other file)")
+    return p
+
+
+def doctor_parser():
+    p = command_parser(
+        "dcgan.py doctor",
+        "Is my training working? Read a run folder's metrics.csv and checkpoint and say: healthy, or what went "
+        "wrong (D wins, G collapsed, stalled, oscillating), since which step, and what to try (docs/doctor.md). "
+        "It only reads the run folder.")
+    p.add_argument("run", type=path_text, metavar="RUN", help="a run folder (a --per-class one too) or its checkpoint.npz")
+    p.add_argument("--classifier", type=path_text, default=None,
+                   help="a classifier .npz (examples/train_classifier.py): also say which classes the averaged G's "
+                        "samples look like (a collapsed G fills one or two)")
+    p.add_argument("--n", type=at_least_two, default=1000, help="samples the --classifier sorts (default 1000)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for their z (default 0)")
+    add_backend_flag(p)
+    p.add_argument("--json", type=path_text, default=None, metavar="PATH",
+                   help="also write the report as JSON (a new file, outside the run folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--json may replace an earlier doctor's report (never any other file)")
     return p
 
 

@@ -1,5 +1,5 @@
 """dcgan.py's commands: ``train`` (a new run from the flags, --resume, a --per-class run, --show-model),
-``generate`` and ``evaluate``, chosen by the first word of the command line.
+``generate``, ``evaluate`` and ``doctor``, chosen by the first word of the command line.
 
 The story of a run (the Trainer, its step, the training loop) stays in dcgan.py; this file decides which
 command runs and with what Config. dcgan.py passes its ``train`` in, so that nothing in gan/ imports it.
@@ -8,9 +8,9 @@ import dataclasses
 import os
 import sys
 
-from . import evaluate, generate
+from . import doctor, evaluate, generate
 from .checkpoint import checkpoint_config, load_resumable, read_config_file
-from .cli import (DATASET_CLASSES, config_from_flags, evaluate_parser, generate_parser, ignored_on_resume,
+from .cli import (DATASET_CLASSES, config_from_flags, doctor_parser, evaluate_parser, generate_parser, ignored_on_resume,
                   pytorch_spellings, refuse_another_out, refuse_flags_without_effect, run_command, train_parser,
                   use_backend)
 from .config import resumed
@@ -99,12 +99,14 @@ def train_main(args, train):
 
 
 def main(argv, train):
-    """Run dcgan.py's command line ``argv``: generate, evaluate, or train (the default; ``train`` is dcgan.py's
+    """Run dcgan.py's command line ``argv``: generate, evaluate, doctor, or train (the default; ``train`` is dcgan.py's
     training loop, passed in: nothing in gan/ imports dcgan.py). Returns the exit code."""
     if argv[:1] == ["generate"]:
         return run_command(generate.generate, generate_parser().parse_args(argv[1:]))
     if argv[:1] == ["evaluate"]:
         return run_command(evaluate.evaluate, evaluate_parser().parse_args(argv[1:]))
+    if argv[:1] == ["doctor"]:
+        return run_command(doctor.doctor, doctor_parser().parse_args(argv[1:]))
     argv = pytorch_spellings(argv[1:] if argv[:1] == ["train"] else argv)
     args = train_parser().parse_args(argv)
     args.given = {token.split("=")[0] for token in argv if token.startswith("--")}      # the flags typed

@@ -55,31 +55,46 @@ def save_gif(frames, path, duration_ms=400):
 
 
 def plot_losses(rows, path):
-    """losses.png from metrics.csv's rows: D and G loss, D(x) and D(G(z)), and the FCD when scored."""
+    """losses.png from metrics.csv's rows: D and G loss; D(x) and D(G(z)) with their healthy bands shaded;
+    the diversity of G's samples with the line below which G has collapsed; the FCD when scored. The bands
+    and the line are gan/diagnosis.py's, what the doctor reads."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from .diagnosis import BANDS, COLLAPSE_DIVERSITY
     if not rows:
         return
-    col = {k: np.array([float(r.get(k) or "nan") for r in rows]) for k in ("step", "loss_d", "loss_g", "d_x", "d_g_z", "fcd")}
-    has_fcd = np.isfinite(col["fcd"]).any()
-    fig, axes = plt.subplots(3 if has_fcd else 2, 1, figsize=(9, 8.5 if has_fcd else 6), sharex=True)
-    ax1, ax2 = axes[0], axes[1]
-    ax1.plot(col["step"], col["loss_d"], label="D loss")
-    ax1.plot(col["step"], col["loss_g"], label="G loss")
-    ax1.set_ylabel("BCE loss")
-    ax1.legend()
-    ax1.set_title("DCGAN training")
-    ax2.plot(col["step"], col["d_x"], label="D(x), real")
-    ax2.plot(col["step"], col["d_g_z"], label="D(G(z)), fake")
-    ax2.set_ylim(0, 1)
-    ax2.set_ylabel("mean D output")
-    ax2.legend()
-    if has_fcd:
+    col = {k: np.array([float(r.get(k) or "nan") for r in rows])
+           for k in ("step", "loss_d", "loss_g", "d_x", "d_g_z", "fcd", "diversity")}
+    panels = ["losses", "d"] + ["diversity"] * bool(np.isfinite(col["diversity"]).any()) \
+        + ["fcd"] * bool(np.isfinite(col["fcd"]).any())
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels) + 0.8), sharex=True)
+    ax = dict(zip(panels, axes))
+    ax["losses"].plot(col["step"], col["loss_d"], label="D loss")
+    ax["losses"].plot(col["step"], col["loss_g"], label="G loss")
+    ax["losses"].set_ylabel("BCE loss")
+    ax["losses"].legend()
+    ax["losses"].set_title("DCGAN training (shaded: the healthy bands, docs/doctor.md)")
+    for sign, colour, label in (("d_x", "C0", "D(x), real"), ("d_g_z", "C1", "D(G(z)), fake")):
+        ax["d"].axhspan(*BANDS[sign], color=colour, alpha=0.12, lw=0)
+        ax["d"].plot(col["step"], col[sign], color=colour, label=label)
+    ax["d"].set_ylim(0, 1)
+    ax["d"].set_ylabel("mean D output")
+    ax["d"].legend(loc="center right")
+    if "diversity" in ax:
+        ok = np.isfinite(col["diversity"])
+        ax["diversity"].axhspan(BANDS["diversity"][0], max(1.2, np.nanmax(col["diversity"])), color="C2", alpha=0.12,
+                                lw=0)
+        ax["diversity"].axhline(COLLAPSE_DIVERSITY, color="C3", ls="--", lw=1, label="collapsed below")
+        ax["diversity"].plot(col["step"][ok], col["diversity"][ok], color="C2", label="diversity of G's samples")
+        ax["diversity"].set_ylabel("vs real images (1)")
+        ax["diversity"].set_ylim(0, None)
+        ax["diversity"].legend(loc="lower right")
+    if "fcd" in ax:
         ok = np.isfinite(col["fcd"])
-        axes[2].plot(col["step"][ok], col["fcd"][ok], "o-", color="C3", label="Frechet classifier distance")
-        axes[2].set_ylabel("FCD (lower is better)")
-        axes[2].legend()
+        ax["fcd"].plot(col["step"][ok], col["fcd"][ok], "o-", color="C3", label="Frechet classifier distance")
+        ax["fcd"].set_ylabel("FCD (lower is better)")
+        ax["fcd"].legend()
     axes[-1].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

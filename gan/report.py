@@ -53,11 +53,15 @@ class EpochLog:
         row = {"step": self.trainer.step_count, "epoch": self.epoch, "loss_d": f"{mean[0]:.5f}",
                "loss_g": f"{mean[1]:.5f}", "d_x": f"{mean[2]:.5f}", "d_g_z": f"{mean[3]:.5f}",
                "images_per_s": f"{self.steps * cfg.batch_size / max(now - self.last_row, 1e-9):.1f}"}
+        row.update(self.run.doctor.signs())                # G's fixed-noise samples: how varied (gan/diagnosis.py)
         if epoch_done and self.score_samples and self.epoch % cfg.eval_every == 0:
-            row["fcd"], self.note = score(self.score_samples)
+            row["fcd"], row["top_two_share"], self.note = score(self.score_samples)
             self.started += time.perf_counter() - now      # scoring is not training time
             now = time.perf_counter()
         self.run.log(row)
+        said = self.run.doctor.watch(row)                   # a line when the diagnosis changes, else None
+        if said:
+            self.bar.write(said)
         self.bar.set_postfix(loss_d=f"{mean[0]:.3f}", loss_g=f"{mean[1]:.3f}", img_s=row["images_per_s"])
         self.epoch_sums, self.epoch_steps = self.epoch_sums + mean * self.steps, self.epoch_steps + self.steps
         self.sums, self.steps, self.last_row = None, 0, now
@@ -91,11 +95,13 @@ class EpochLog:
 
 
 def score(score_samples):
-    """The quality score of the sampler now: (metrics.csv's fcd field, the note for the summary line)."""
+    """The quality score of the sampler now: (metrics.csv's fcd and top_two_share fields, the note for the
+    summary line)."""
     scored = score_samples()
     note = (f"  FCD {scored['fcd']:.2f} (floor {scored['fcd_real_floor']:.2f}), "
             f"{scored['classes_covered']} classes, confidence {scored['mean_confidence']:.2f}")
-    return f"{scored['fcd']:.4f}", note
+    top_two = sum(sorted(scored["class_histogram"])[-2:])
+    return f"{scored['fcd']:.4f}", f"{top_two:.4f}", note
 
 
 def progress_bar(total, initial, desc, enabled):

@@ -46,6 +46,7 @@ import numpy as np
 from . import writing
 from .checkpoint import non_finite_entries, save_checkpoint, trainer_state
 from .errors import TrainingError, UserError, name_some
+from .diagnosis import Doctor
 from .pictures import image_grid, plot_losses, save_gif, save_png
 from .report import closing_line, idle_flag_notes, opening_lines
 from .signals import StopRequest
@@ -133,7 +134,10 @@ def checkpoint_file(path):
                         f"e.g. {class_folder(path, 0)}")
     return checkpoint_in(path)
 
-METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd"]
+METRIC_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z", "images_per_s", "fcd", "diversity", "change",
+                 "top_two_share"]
+OLDER_METRIC_FIELDS = METRIC_FIELDS[:8]        # before the doctor's signs (gan/diagnosis.py): read, their cells empty
+MAY_BE_EMPTY = ("images_per_s", "fcd", "diversity", "change", "top_two_share")
 
 
 def read_metrics(path):
@@ -149,12 +153,12 @@ def read_metrics(path):
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         reason = why(e) if isinstance(e, OSError) else "not a CSV text file"
         raise TrainingError(f"{path} cannot be read ({reason}): {fix}") from None
-    if fields and fields != METRIC_FIELDS:
+    if fields and fields not in (METRIC_FIELDS, OLDER_METRIC_FIELDS):
         raise TrainingError(f"{path} has the columns {', '.join(map(str, fields))}, not a run's "
                             f"({', '.join(METRIC_FIELDS)}): {fix}")
     for line, row in enumerate(rows, start=2):
         for field in METRIC_FIELDS:
-            value = row.get(field)
+            value = row.setdefault(field, "") if fields == OLDER_METRIC_FIELDS else row.get(field)
             if not value_fits(field, value):
                 raise TrainingError(f"{path} line {line}: {field} is {value!r}, not "
                                     f"{'a whole number' if field in ('step', 'epoch') else 'a number'}: {fix}")
@@ -163,7 +167,7 @@ def read_metrics(path):
 
 def value_fits(field, value):
     """Does one metrics.csv value read back as its column says (step and epoch whole numbers, the rest numbers,
-    fcd and images_per_s possibly empty)?"""
+    the doctor's signs, fcd and images_per_s possibly empty)?"""
     if value is None:
         return False
     try:
@@ -172,7 +176,7 @@ def value_fits(field, value):
         return False
     if field in ("step", "epoch"):
         return number is not None and number == int(number) and number >= 0
-    return number is not None or field in ("fcd", "images_per_s")
+    return number is not None or field in MAY_BE_EMPTY
 
 
 def warn(message):
@@ -221,7 +225,7 @@ class Run:
             if self.new:
                 self.replaced = set_aside(self.out)
             try:
-                self.start_metrics(trainer.step_count)
+                self.doctor = Doctor(trainer, self.start_metrics(trainer.step_count))
                 for note in idle_flag_notes(trainer):
                     print(note, file=sys.stderr)
                 print(opening_lines(trainer, self.new))
@@ -266,7 +270,7 @@ class Run:
 
     def start_metrics(self, keep_up_to_step):
         """Keep rows up to the resumed step (a crash may have logged beyond the checkpoint), rewritten
-        atomically: a failure while rewriting leaves the old metrics.csv as it was."""
+        atomically: a failure while rewriting leaves the old metrics.csv as it was. Returns the rows kept."""
         rows = []
         if keep_up_to_step > 0 and os.path.lexists(self.metrics):
             every = read_metrics(self.metrics)
@@ -282,6 +286,7 @@ class Run:
                 w.writeheader()
                 w.writerows(rows)
         writing.write_atomically(self.metrics, write)
+        return rows
 
     def log(self, row):
         try:

@@ -463,7 +463,7 @@ def test_run_length_flags_that_change_nothing_are_said(folder, finished_run, tmp
 
 def test_metrics_rows_after_the_checkpoint_are_dropped_with_a_note(finished_run, capsys):
     with open(finished_run / "metrics.csv", "a") as f:
-        f.write("6,1,1.0,1.0,0.5,0.5,100,\n")                          # a row logged after the last save
+        f.write("6,1,1.0,1.0,0.5,0.5,100,,0.5,0.1,\n")                 # a row logged after the last save
     capsys.readouterr()
     assert dcgan.main(["--resume", str(finished_run), "--epochs", "2", "--no-progress"]) == 0
     assert "dropped 1 row(s) logged after step 3, the checkpoint's" in capsys.readouterr().err

@@ -1,0 +1,222 @@
+"""The training doctor (gan/diagnosis.py's rules, gan/doctor.py's command): each failure of docs/failures.md is
+diagnosed from its logged metrics (kept in tests/data/doctor/), a healthy run raises no alarm at any row, the
+diagnosis is said once during training (then only when it changes), the command only reads a run folder, and
+the signs never change training."""
+import csv
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+import dcgan
+from gan import diagnosis
+from gan.run_folder import METRIC_FIELDS, OLDER_METRIC_FIELDS, read_metrics
+
+from conftest import merged, one_line_error, train_tiny
+
+LOGGED = os.path.join(os.path.dirname(__file__), "data", "doctor")
+
+# the runs of docs/failures.md (metrics.csv as they logged it): what the doctor must say, and from when
+EXPECTED = {"healthy": None, "d_wins": "D wins", "collapse": "collapsed", "stall": "stalled",
+            "oscillation": "oscillating"}
+
+
+def logged(name):
+    return [diagnosis.numbers(r) for r in read_metrics(os.path.join(LOGGED, f"{name}.csv"))]
+
+
+# --------------------------------------------------------------------------- the signs
+
+def test_spread_is_the_mean_rms_distance_between_pairs():
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal((1, 4, 4)) for _ in range(3))
+    rms = lambda x, y: np.sqrt(np.mean((x - y) ** 2))                      # noqa: E731
+    assert diagnosis.spread(np.stack([a, b, c])) == pytest.approx((rms(a, b) + rms(a, c) + rms(b, c)) / 3)
+    assert diagnosis.spread(np.stack([a, a, a])) == pytest.approx(0, abs=1e-6)    # one image for every z: 0
+
+
+def test_the_real_reference_is_a_fixed_pick_of_real_images():
+    images = np.random.default_rng(1).integers(0, 256, (500, 1, 8, 8), dtype=np.uint8)
+    assert diagnosis.reference_spread(images) == diagnosis.reference_spread(images.copy())
+    assert diagnosis.reference_spread(np.zeros_like(images)) == 0.0
+
+
+# --------------------------------------------------------------------------- the rules, on logged runs
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_logged_run_gets_its_diagnosis(name):
+    rows = logged(name)
+    story = diagnosis.history(rows)
+    found = diagnosis.diagnose(rows)
+    if EXPECTED[name] is None:                          # the control: no alarm at any row of a healthy run
+        assert [s[0] for s in story] == [diagnosis.HEALTHY], story
+    else:
+        assert found.name == EXPECTED[name], story
+        assert diagnosis.WARM_UP_STEPS <= [s for s in story if s[0] == found.name][0][1] <= rows[-1]["step"]
+        assert found.message().startswith("doctor: ")
+        assert diagnosis.ADVICE[found.name]["try"]
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"healthy"}))
+def test_the_healthy_run_does_not_pass_a_failing_rule(name, monkeypatch):
+    """Each rule is needed: without it, its failure is not diagnosed as itself (the rules can fail)."""
+    rule = {"D wins": diagnosis.d_wins, "collapsed": diagnosis.collapsed, "stalled": diagnosis.stalled,
+            "oscillating": diagnosis.oscillates}[EXPECTED[name]]
+    monkeypatch.setattr(diagnosis, "RULES", tuple(r for r in diagnosis.RULES if r is not rule))
+    assert diagnosis.diagnose(logged(name)).name != EXPECTED[name]
+
+
+def test_nothing_is_diagnosed_while_warming_up():
+    rows = logged("d_wins")
+    early = [r for r in rows if r["step"] < diagnosis.WARM_UP_STEPS]
+    assert early and all(diagnosis.diagnose(early[:i + 1]).name == diagnosis.HEALTHY for i in range(len(early)))
+
+
+def test_an_older_runs_rows_without_the_signs_are_read_and_never_called_collapsed_or_stalled(tmp_path):
+    path = tmp_path / "metrics.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, OLDER_METRIC_FIELDS)
+        w.writeheader()
+        w.writerows({"step": s, "epoch": 1, "loss_d": 0.6, "loss_g": 2.0, "d_x": 0.7, "d_g_z": 0.3,
+                     "images_per_s": 100, "fcd": ""} for s in range(10, 1000, 10))
+    rows = read_metrics(path)
+    assert rows[0]["diversity"] == "" and rows[0]["change"] == ""
+    assert diagnosis.diagnose([diagnosis.numbers(r) for r in rows]).name == diagnosis.HEALTHY
+
+
+# --------------------------------------------------------------------------- said once, during training
+
+class FakeTrainer:
+    images = np.random.default_rng(0).integers(0, 256, (100, 1, 8, 8), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_doctor_says_each_change_once(name):
+    doctor = diagnosis.Doctor(FakeTrainer())
+    said = [doctor.watch(row) for row in read_metrics(os.path.join(LOGGED, f"{name}.csv"))]
+    said = [s for s in said if s]
+    changes = [s[0] for s in diagnosis.history(logged(name))][1:]      # after the first (healthy) stretch
+    assert len(said) == len(changes)
+    for line, change in zip(said, changes):
+        assert line.startswith("doctor: ") and (change in line or change == diagnosis.HEALTHY)
+
+
+def test_a_run_going_wrong_says_so_once_while_it_trains(noise_folder, tmp_path, capsys, monkeypatch):
+    """A run whose G stops moving (here: thresholds so that any change counts as none) is told once."""
+    monkeypatch.setattr(diagnosis, "WARM_UP_STEPS", 2)
+    monkeypatch.setattr(diagnosis, "WINDOW_STEPS", 2)
+    monkeypatch.setattr(diagnosis, "MIN_ROWS", 2)
+    monkeypatch.setattr(diagnosis, "COLLAPSE_DIVERSITY", 0.0)           # a tiny G's samples are alike
+    monkeypatch.setattr(diagnosis, "STALL_CHANGE", 1e9)
+    assert train_tiny(noise_folder, tmp_path / "run", "--epochs", "3", "--log-every", "1") == 0
+    out = capsys.readouterr().out
+    assert out.count("doctor: training has stalled since step") == 1, out
+    monkeypatch.setattr(diagnosis, "STALL_CHANGE", 0.0)                 # the control: G moves: nothing said
+    assert train_tiny(noise_folder, tmp_path / "control", "--epochs", "3", "--log-every", "1") == 0
+    assert "doctor:" not in capsys.readouterr().out
+
+
+def test_the_signs_never_change_training(noise_folder, tmp_path, monkeypatch):
+    """The diversity and change are drawn from G with ``sample``: the run trains identically without them."""
+    assert train_tiny(noise_folder, tmp_path / "with", "--epochs", "2") == 0
+    monkeypatch.setattr(diagnosis.Doctor, "signs", lambda self: {"diversity": "", "change": ""})
+    assert train_tiny(noise_folder, tmp_path / "without", "--epochs", "2") == 0
+    a, b = np.load(tmp_path / "with" / "checkpoint.npz"), np.load(tmp_path / "without" / "checkpoint.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        if k != "config":
+            assert np.array_equal(a[k], b[k]), k
+    rows = read_metrics(tmp_path / "with" / "metrics.csv")
+    assert list(rows[0]) == METRIC_FIELDS and float(rows[-1]["diversity"]) > 0 and float(rows[-1]["change"]) > 0
+
+
+# --------------------------------------------------------------------------- the command
+
+def digests(folder):
+    found = {}
+    for root, _, files in os.walk(folder):
+        for f in files:
+            path = os.path.join(root, f)
+            found[os.path.relpath(path, folder)] = (hashlib.sha256(open(path, "rb").read()).hexdigest(),
+                                                    os.stat(path).st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="module")
+def finished_run(noise_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("doctor") / "run"
+    assert train_tiny(noise_folder, out, "--epochs", "2") == 0
+    return out
+
+
+def test_doctor_reports_and_only_reads_the_run_folder(finished_run, tmp_path, capsys):
+    before = digests(finished_run)
+    assert dcgan.main(["doctor", str(finished_run), "--json", str(tmp_path / "report.json")]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: too early to tell" in out and "D(G(z))" in out and "healthy band" in out
+    assert digests(finished_run) == before
+    report = json.load(open(tmp_path / "report.json"))
+    assert report["verdict"] == "healthy" and report["signs"]["d_x"]["band"] == list(diagnosis.BANDS["d_x"])
+    assert dcgan.main(["doctor", str(finished_run / "checkpoint.npz")]) == 0          # its checkpoint: the same
+    assert "verdict:" in capsys.readouterr().out
+
+
+def test_doctor_reads_a_logged_failure_as_a_user_would(finished_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    os.makedirs(run)
+    with open(os.path.join(LOGGED, "d_wins.csv")) as f:
+        (run / "metrics.csv").write_text(f.read())
+    assert dcgan.main(["doctor", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: D wins since step" in out and "--label-smoothing" in out and "OUTSIDE" in out, out
+    assert "no checkpoint.npz yet" in out
+
+
+@pytest.mark.parametrize("case", ["json inside the run", "overwrite without json", "no metrics", "missing",
+                                  "json exists", "json is not ours"])
+def test_doctor_refusals_are_one_line(finished_run, tmp_path, capsys, case):
+    argv = ["doctor", str(finished_run)]
+    says = {"json inside the run": "only reads a run folder", "overwrite without json": "--overwrite is for --json",
+            "no metrics": "has no metrics.csv", "missing": "does not exist", "json exists": "--overwrite",
+            "json is not ours": "is not an earlier doctor's report"}[case]
+    if case == "json inside the run":
+        argv += ["--json", str(finished_run / "report.json")]
+    elif case == "overwrite without json":
+        argv += ["--overwrite"]
+    elif case == "no metrics":
+        argv = ["doctor", str(tmp_path)]
+    elif case == "missing":
+        argv = ["doctor", str(tmp_path / "nothing")]
+    else:
+        target = tmp_path / "report.json"
+        if case == "json exists":
+            assert dcgan.main(argv + ["--json", str(target)]) == 0
+        else:
+            target.write_text("my notes")
+        capsys.readouterr()
+        argv += ["--json", str(target)] + (["--overwrite"] if case == "json is not ours" else [])
+    before = digests(finished_run)
+    assert dcgan.main(argv) != 0
+    one_line_error(capsys, says)
+    assert digests(finished_run) == before
+
+
+def test_doctor_of_a_per_class_run_reports_each_class(noise_folder, tmp_path, capsys):
+    out = tmp_path / "pc"
+    assert train_tiny(noise_folder, out, "--per-class", "--epochs", "1") == 0
+    capsys.readouterr()
+    assert dcgan.main(["doctor", str(out)]) == 0
+    assert f"doctor: {out / 'class_00'}" in capsys.readouterr().out
+
+
+def test_doctor_with_a_classifier_says_which_classes_the_samples_look_like(tiny_mnist, tiny_classifier, tmp_path,
+                                                                           capsys, no_checksums):
+    out = tmp_path / "run"
+    assert dcgan.main(merged(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1",
+                              "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--no-progress"])) == 0
+    capsys.readouterr()
+    assert dcgan.main(["doctor", str(out), "--classifier", tiny_classifier, "--n", "50"]) == 0
+    out_text = capsys.readouterr().out
+    assert "classifier, 50 samples of the averaged G:" in out_text and "classes covered" in out_text
