@@ -25,6 +25,8 @@ One JSON line per case:
   sgemm_gflop_per_s            this machine's float32 GEMM speed, measured in the same run
   fraction_of_sgemm            the ratio of the two
   layers                       the layers timed: nn (readable) or nn.fast (dcgan.py --layers)
+  cpu_kernels                  nn.fast on NumPy: "numba X on N threads" where its compiled kernels run
+                               (nn/fast/cpu_kernels.py; DCGAN_NUMBA=0 turns them off), else null
   launches                     array operations one step of these layers issues, counted as CuPy
                                launches them (benchmarks/launches.py: "total" and per part), and
                                whether @fused functions are one kernel each ("fused": DCGAN_FUSE;
@@ -56,7 +58,7 @@ from gan import cli
 from gan.errors import UserError
 from gan.models import LAYER_LIBRARIES, layer_library, use_layers
 from nn import backend
-from nn.fast import fuse
+from nn.fast import cpu_kernels, fuse
 
 def sync():
     if backend.name() == "cupy":
@@ -271,6 +273,7 @@ def run(args):
             parts, hooked = breakdown(trainer, max(2, args.steps // 2), step_time)
             result = {"backend": args.backend, "layers": layer_library().__name__, "image_size": size, "channels": nc,
                       "batch": batch, "threads": args.threads, "fused": fuse.enabled(),
+                      "cpu_kernels": cpu_kernels.status() if layer_library().__name__ == "nn.fast" else None,
                       "launches": launches.count_case(size, nc, batch, layers=layer_library()),
                       "s_per_step": round(step_time, 4),
                       "images_per_s": round(batch / step_time, 1), "breakdown_s": parts,

@@ -5,6 +5,9 @@ computes the local derivative d and y in one kernel, the backward
 dx = dy * d in another. [x > 0] is written ceil(clip(x, 0, 1)) here, because
 CuPy cannot fuse ``astype``.
 
+With numba on NumPy, ReLU, LeakyReLU and the backward passes run as its
+compiled loops instead (``cpu_kernels.py``): the same values.
+
 Same interfaces and values as the readable layers (``tests/test_fast_layers.py``):
 their subclasses, only ``forward`` and ``backward`` differ.
 """
@@ -24,26 +27,26 @@ def is_positive(x):
     return xp.ceil(xp.clip(x, 0.0, 1.0))     # not astype(x > 0, x.dtype): CuPy cannot fuse astype
 
 
-@fused
+@fused.with_cpu("relu")
 def relu(x):
     """(y, d): d = [x > 0], y = x * d."""
     d = is_positive(x)
     return x * d, d
 
 
-@fused
+@fused.with_cpu("leaky_relu")
 def leaky_relu(x, a):
     """(y, d): d = 1 where x > 0, else a; y = x * d."""
     d = a + (1.0 - a) * is_positive(x)
     return x * d, d
 
 
-@fused
+@fused.with_cpu("times_derivative")
 def times_derivative(dy, d):
     return dy * d
 
 
-@fused
+@fused.with_cpu("times_tanh_derivative")
 def times_tanh_derivative(dy, y):
     return dy * (1.0 - y * y)
 

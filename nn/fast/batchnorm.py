@@ -12,11 +12,16 @@ then one element-wise pass. xhat is never stored: the forward keeps x - mu
 and 1 / sqrt(var + eps). Each element-wise chain is one ``@fused`` function
 (one kernel on CuPy, the same lines one by one on NumPy).
 
+With numba on NumPy (``cpu_kernels.py``), the training forward and backward
+are each one compiled loop per channel on every core: the sums, then the
+element-wise pass, two passes over memory each way; x is kept, not x - mu.
+
 Same interface, parameters and values as ``nn.BatchNorm2d`` and
 ``nn.BatchNorm1d`` (``tests/test_fast_layers.py``): their subclasses, only
 ``forward`` and ``backward`` differ.
 """
 from .. import backend, batchnorm
+from . import cpu_kernels
 from .fuse import fused
 
 
@@ -60,6 +65,10 @@ class FusedBatchNorm:
     def forward(self, x):
         xp = backend.xp()
         shape = lambda v: self.per_channel(v, x.ndim)
+        if self.training and cpu_kernels.serves([x]):                       # numba: nn/fast/cpu_kernels.py
+            compiled = cpu_kernels.batchnorm_forward(x, self.weight.data, self.bias.data, self.eps)
+            if compiled is not None:
+                return self.compiled_forward(x, *compiled)
         if self.training:
             mu = xp.mean(x, axis=self.axes, keepdims=True)                        # (1, C, 1, 1)
             xc, squares = deviation(x, mu)
@@ -76,8 +85,25 @@ class FusedBatchNorm:
         self._save(xc, inv_std, self.training)            # xhat = xc * inv_std, never stored
         return y
 
+    def compiled_forward(self, x, y, mu, var, inv_std, saved):
+        """The rest of a training forward whose y and statistics numba's loop computed."""
+        if self.update_running_stats:
+            m = x.size // x.shape[1]
+            self.running_mean, self.running_var = moving_averages(
+                self.running_mean, self.running_var, mu, var, self.momentum, m / max(m - 1, 1))
+        self._save(mu, inv_std, saved, "compiled")
+        return y
+
     def backward(self, dy):
         xp = backend.xp()
+        if self._cache is not None and self._cache[-1] == "compiled":
+            mu, inv_std, saved, _ = self._pop()
+            dx, dgamma, dbeta = cpu_kernels.batchnorm_backward(dy, self.weight.data, mu, inv_std, saved)
+            if self.bias.requires_grad:
+                self.bias.accumulate(dbeta)
+            if self.weight.requires_grad:
+                self.weight.accumulate(dgamma)
+            return dx
         xc, inv_std, training = self._pop()
         dbeta = xp.sum(dy, axis=self.axes, keepdims=True)               # (1, C, 1, 1)
         dgamma = xp.sum(dy * xc, axis=self.axes, keepdims=True) * inv_std   # sum(dy * xhat)

@@ -43,6 +43,12 @@ float32, as NumPy computes the same lines. Numbers written inside a function
 call a training step makes, on the oldest and newest CuPy the project admits,
 without a GPU: CuPy traces and generates the CUDA, NVRTC compiles it.
 
+The CPU: where numba is installed, a fused function may name a compiled loop
+that stands in for it on NumPy (``@fused.with_cpu("relu")``: the function of
+that name in ``cpu_kernels.py``, the same results in one pass on every core);
+where numba is absent, off (``DCGAN_NUMBA=0``) or the arrays do not suit it,
+the function runs as written.
+
 Safety: if CuPy cannot fuse a function (a release that lacks something it
 uses), it says so once on stderr and runs that function unfused from then on:
 the same operations, more launches. ``DCGAN_FUSE=0`` turns fusion off (to
@@ -54,6 +60,7 @@ import os
 import sys
 
 from .. import backend
+from . import cpu_kernels
 
 
 def enabled():
@@ -64,13 +71,23 @@ def enabled():
 class fused:
     """Decorator: call ``fn`` as one kernel where the backend can fuse (CuPy), else as written."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, cpu=None):
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.cpu = cpu                 # the name of its compiled CPU loop in cpu_kernels.py, or None
         self.kernels = {}              # id(namespace) -> (namespace, its fused kernel or None: cannot fuse)
 
+    @classmethod
+    def with_cpu(cls, name):
+        """``@fused.with_cpu("relu")``: fused on a GPU, and on NumPy ``cpu_kernels.relu`` where numba runs."""
+        return lambda fn: cls(fn, cpu=name)
+
     def __call__(self, *args):
-        if not hasattr(backend.xp(), "fuse"):         # NumPy: the function as written, nothing in between
+        if not hasattr(backend.xp(), "fuse"):         # NumPy: numba's loop if one stands in, else the function as written
+            if self.cpu is not None and cpu_kernels.serves(args):
+                result = getattr(cpu_kernels, self.cpu)(*args)
+                if result is not cpu_kernels.UNSERVED:
+                    return result
             return self.fn(*args)
         order = memory_order(args)
         if order is None:

@@ -21,15 +21,24 @@ Phases. col2im adds s*s kernel offsets at once when the stride s divides the
 kernel and the padded image (DCGAN's (4, 2, 1) layers): 4 adds instead of 16
 (``col2im_by_phases``); ``col2im_by_offsets`` otherwise. And a window that
 covers the whole image (the 1x1 <-> 4x4 layers) needs no adds at all.
+
+With numba on NumPy (``cpu_kernels.py``), both are one parallel loop: im2col
+copies each window straight from the image (no padded copy first), col2im
+gathers each pixel's sum once into a contiguous image (no padded image, and
+the layers after it get contiguous arrays).
 """
 from .. import backend
 from ..im2col import conv_output_size
+from . import cpu_kernels
 
 
 
 def im2col(x, kh, kw, stride=1, pad=0):
     """(N, C, H, W) image -> (C*kh*kw, OH*OW*N) columns: ``nn.im2col.im2col``'s columns, ordered
     (oh, ow, n) instead of (n, oh, ow)."""
+    compiled = cpu_kernels.im2col(x, kh, kw, stride, pad)           # numba, where it runs: one parallel copy
+    if compiled is not None:
+        return compiled
     xpad = padded_chwn(x, pad)                                           # (C, H + 2p, W + 2p, N)
     windows = sliding_windows(backend.xp())
     if windows is not None:
@@ -98,6 +107,9 @@ def col2im(cols, x_shape, kh, kw, stride=1, pad=0):
         # One window covering the whole image (DCGAN's 1x1 <-> 4x4 layers): nothing overlaps,
         # the columns already are the image: (C*kh*kw, N) is (C, H, W, N).
         return xp.permute_dims(xp.reshape(cols, (C, H, W, N)), (3, 0, 1, 2))
+    compiled = cpu_kernels.col2im(cols, x_shape, kh, kw, stride, pad)   # numba, where it runs: each pixel gathered once
+    if compiled is not None:
+        return compiled
     cols = xp.reshape(cols, (C, kh, kw, OH, OW, N))
     xpad = xp.zeros((C, H + 2 * pad, W + 2 * pad, N), dtype=cols.dtype)
     if sliding_windows(xp) is not None and all(n % stride == 0 for n in (kh, kw, *xpad.shape[1:3])):

@@ -6,6 +6,8 @@ the bias corrections fold into two numbers, step_size = lr / (1 - beta1^t)
 and sqrt_c2 = sqrt(1 - beta2^t), as PyTorch computes it::
 
     p -= step_size * m / (sqrt(v) / sqrt_c2 + eps)     (= lr * m_hat / (sqrt(v_hat) + eps))
+
+With numba on NumPy the same update is one compiled loop on every core (``cpu_kernels.py``).
 """
 import math
 
@@ -13,7 +15,7 @@ from .. import backend, optim
 from .fuse import fused
 
 
-@fused
+@fused.with_cpu("adam_update")
 def adam_update(p, m, v, g, b1, b2, step_size, sqrt_c2, eps):
     """The update above, in place on p, m and v (one kernel on CuPy)."""
     m *= b1
