@@ -385,8 +385,9 @@ def doctor_parser():
     p.add_argument("--classifier", type=path_text, default=None,
                    help="a classifier .npz (examples/train_classifier.py): also say which classes the averaged G's "
                         "samples look like (a collapsed G fills one or two)")
-    p.add_argument("--n", type=at_least_two, default=1000, help="samples the --classifier sorts (default 1000)")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed for their z (default 0)")
+    # None: not given (without --classifier they are refused); gan/doctor.py fills in 1000 and 0
+    p.add_argument("--n", type=at_least_two, default=None, help="samples the --classifier sorts (default 1000)")
+    p.add_argument("--seed", type=seed_int, default=None, help="seed for their z (default 0)")
     add_backend_flag(p)
     p.add_argument("--json", type=path_text, default=None, metavar="PATH",
                    help="also write the report as JSON (a new file, outside the run folder)")

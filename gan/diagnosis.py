@@ -24,6 +24,8 @@ from .models import sample
 
 REFERENCE_IMAGES = 64       # real images whose spread ``diversity`` divides by: as many as the fixed-noise grid
 HEALTHY = "healthy"
+GOES_ON = ". The run goes on unchanged (docs/doctor.md)"           # the doctor says; it never acts
+DIAGNOSES = ("D wins", "collapsed", "stalled", "oscillating")      # RULES' names, in their order
 SIGNS = ("loss_d", "loss_g", "d_x", "d_g_z", "diversity", "change", "top_two_share")
 
 
@@ -62,15 +64,17 @@ WINDOW_STEPS = 200
 WARM_UP_STEPS = 200
 MIN_ROWS = 3
 
-# healthy bands: what the paper's recipe logs on MNIST and Fashion-MNIST after its first few hundred steps
-BANDS = {"d_x": (0.55, 0.97), "d_g_z": (0.03, 0.45), "diversity": (0.5, None)}
-
 D_WINS_FAKE = 0.02          # D(G(z)) below this for the whole window: D tells (nearly) every fake apart ...
 D_WINS_LOSS_G = 4.0         # ... and G's loss, -log D(G(z)) after D's update, above this and not falling
 COLLAPSE_DIVERSITY = 0.2    # G's fixed-noise samples more alike than this (real images: 1) for the whole window
 COLLAPSE_TOP_TWO = 0.8      # or the classifier puts this share of the samples in two classes (10 equal: 0.2)
-STALL_CHANGE = 0.02         # G's samples moving less than this per 100 steps for the whole window: not learning
-SWING = 0.5                 # D(G(z)) ranging over more than this within the window, up and down: oscillating
+STALL_CHANGE = 0.2          # G's samples moving less than this per 100 steps for the whole window: not learning
+SWING = 0.5                 # D(x) - D(G(z)) ranging over more than this within the window, there and back: oscillating
+
+# healthy bands (losses.png shades them, the report prints them): what the paper's recipe logs on Fashion-MNIST
+# after its first 200 steps (docs/doctor.md); "swing" is the range of D(x) - D(G(z)) over the last 200 steps
+BANDS = {"d_x": (0.55, 0.97), "d_g_z": (0.03, 0.45), "swing": (None, SWING), "diversity": (0.5, None),
+         "change": (0.5, None)}
 
 
 class Finding:
@@ -79,8 +83,30 @@ class Finding:
     def __init__(self, name, began=None, figures=None):
         self.name, self.began, self.figures = name, began, figures or {}
 
-    def message(self):
-        return ADVICE[self.name]["says"].format(began=self.began, **self.figures)
+    def message(self, cfg=None):
+        """What the doctor says; with the run's Config, the settings in which it departs from the paper's recipe
+        (the first suspects)."""
+        said = ADVICE[self.name]["says"].format(began=self.began, **self.figures)
+        suspects = departures(cfg) if cfg is not None and self.name != HEALTHY else []
+        if self.name == HEALTHY:
+            return said
+        return (said + (f". This run departs from the paper's recipe in {'; '.join(suspects)}" if suspects else "")
+                + GOES_ON)
+
+
+def departures(cfg):
+    """The settings of ``cfg`` that differ from the paper's recipe (section 4) in a way that upsets training."""
+    found = []
+    if cfg.lr != 2e-4:
+        found.append(f"--lr {cfg.lr:g} (the paper's: 2e-4)")
+    if cfg.beta1 != 0.5:
+        found.append(f"--beta1 {cfg.beta1:g} (the paper's: 0.5)")
+    if cfg.ngf * 2 < cfg.ndf:
+        found.append(f"--ngf {cfg.ngf} against --ndf {cfg.ndf} (G far narrower than D; the paper's: 64 and 64)")
+    if cfg.real_label < 0.7:
+        found.append(f"--label-smoothing {cfg.real_label:g}, D's target for real images (0.9 is the usual; 0.1 is "
+                     "the amount of smoothing some code takes, not the target)")
+    return found
 
 
 def window(rows):
@@ -134,14 +160,16 @@ def stalled(rows, recent):
 
 
 def oscillates(rows, recent):
-    fake = series(recent, "d_g_z")
-    turns = np.sum(np.diff(np.sign(np.diff(fake))) != 0)
-    if fake.max() - fake.min() > SWING and turns >= 2:
-        return Finding("oscillating", int(recent[0]["step"]), {"low": fake.min(), "high": fake.max(), "window": WINDOW_STEPS})
+    gap = series(recent, "d_x") - series(recent, "d_g_z")         # how well D tells them apart
+    above = gap > (gap.max() + gap.min()) / 2
+    crossings = int(np.sum(above[1:] != above[:-1]))              # there and back: 2
+    if gap.max() - gap.min() > SWING and crossings >= 2:
+        return Finding("oscillating", int(recent[0]["step"]), {"low": gap.min(), "high": gap.max(),
+                                                              "window": WINDOW_STEPS})
     return None
 
 
-RULES = (collapsed, d_wins, stalled, oscillates)    # the first that holds is the diagnosis
+RULES = (d_wins, collapsed, stalled, oscillates)    # the first that holds is the diagnosis (D wins: the cause)
 
 
 def diagnose(rows):
@@ -153,7 +181,7 @@ def diagnose(rows):
         found = rule(rows, recent)
         if found:
             return found
-    return Finding(HEALTHY, int(rows[-1]["step"]))
+    return Finding(HEALTHY, int(rows[-1]["step"]), {"window": WINDOW_STEPS})
 
 
 def history(rows):
@@ -169,35 +197,30 @@ def history(rows):
     return [tuple(s) for s in story]
 
 
-SOURCES = {"paper": "Radford, Metz & Chintala 2015, section 4",
-           "ganhacks": "github.com/soumith/ganhacks",
-           "docs": "docs/doctor.md"}
-
-ADVICE = {
-    HEALTHY: {"says": "doctor: the signs read healthy again at step {began} (D(x), D(G(z)) and the samples' "
-                      "variety within their bands)", "try": ""},
+ADVICE = {      # "says": the line printed (the run's departures from the paper follow it); "try": the report's
+    HEALTHY: {"says": "doctor: healthy again at step {began}: none of " + ", ".join(DIAGNOSES) + " holds over the "
+                      "last {window} steps", "try": ""},
     "D wins": {
         "says": "doctor: D is winning since step {began}: D(G(z)) {fake:.3f}, G's loss {loss_g:.1f} and not "
                 "falling. D tells every fake apart, so G's gradient carries little. Try --label-smoothing "
-                "(ganhacks tip 6), --instance-noise 0.1 (tip 13), or a weaker D / stronger G (--ndf, --ngf); "
-                "the run goes on as it is (docs/doctor.md)",
+                "(ganhacks tip 6), --instance-noise 0.1 (ganhacks tip 13), or a weaker D / stronger G (--ndf, --ngf)",
         "try": "--label-smoothing (ganhacks tip 6); --instance-noise 0.1 (ganhacks tip 13); a smaller --ndf or a "
                "larger --ngf"},
     "collapsed": {
-        "says": "doctor: G has collapsed since step {began}: {how}. Look at samples/. Try the paper's --lr 2e-4 and "
-                "--beta1 0.5 if you changed them, --instance-noise 0.1 (ganhacks tip 13), or another --seed; the "
-                "run goes on as it is (docs/doctor.md)",
-        "try": "the paper's --lr 2e-4 and --beta1 0.5; --instance-noise 0.1 (ganhacks tip 13); another --seed"},
+        "says": "doctor: G has collapsed since step {began}: {how}. Look at samples/. Try the paper's settings where "
+                "you changed them, --instance-noise 0.1 (ganhacks tip 13), or another --seed",
+        "try": "the paper's settings (--lr 2e-4, --beta1 0.5, no --label-smoothing below 0.9); --instance-noise 0.1 "
+               "(ganhacks tip 13); another --seed"},
     "stalled": {
         "says": "doctor: training has stalled since step {began}: G's samples of the fixed noise have hardly moved "
-                "({change:.3f} per 100 steps, against 0.1 and more while a run learns; D(x) {real:.2f}, D(G(z)) "
-                "{fake:.2f}). Is --lr far below the paper's 2e-4? The run goes on as it is (docs/doctor.md)",
+                "({change:.3f} per 100 steps; a learning run's move 1 to 5; D(x) {real:.2f}, D(G(z)) "
+                "{fake:.2f}). Check --lr (the paper's 2e-4) and the data (look at a batch)",
         "try": "the paper's --lr 2e-4 (section 4); check that the data is not noise (look at a batch)"},
     "oscillating": {
-        "says": "doctor: training oscillates since step {began}: D(G(z)) swings between {low:.2f} and {high:.2f} "
-                "within {window} steps. Try a smaller --lr, or the paper's --beta1 0.5 (the paper, section 4: 0.9 "
-                "oscillated); the run goes on as it is (docs/doctor.md)",
-        "try": "a smaller --lr; the paper's --beta1 0.5 (section 4)"},
+        "says": "doctor: training oscillates since step {began}: D(x) - D(G(z)), how well D tells real from fake, "
+                "swings between {low:.2f} and {high:.2f} within {window} steps: D and G take turns winning. Try a "
+                "smaller --lr (the paper's 2e-4), or the paper's --beta1 0.5 (section 4: 0.9 oscillated)",
+        "try": "a smaller --lr (the paper's 2e-4); the paper's --beta1 0.5 (section 4)"},
 }
 
 
@@ -230,4 +253,4 @@ class Doctor:
         if found.name == self.said:
             return None
         self.said = found.name
-        return found.message()
+        return found.message(self.trainer.cfg)

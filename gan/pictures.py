@@ -78,7 +78,7 @@ def plot_losses(rows, path):
     for sign, colour, label in (("d_x", "C0", "D(x), real"), ("d_g_z", "C1", "D(G(z)), fake")):
         ax["d"].axhspan(*BANDS[sign], color=colour, alpha=0.12, lw=0)
         ax["d"].plot(col["step"], col[sign], color=colour, label=label)
-    ax["d"].set_ylim(0, 1)
+    ax["d"].set_ylim(-0.02, 1.02)
     ax["d"].set_ylabel("mean D output")
     ax["d"].legend(loc="center right")
     if "diversity" in ax:
@@ -89,7 +89,7 @@ def plot_losses(rows, path):
         ax["diversity"].plot(col["step"][ok], col["diversity"][ok], color="C2", label="diversity of G's samples")
         ax["diversity"].set_ylabel("vs real images (1)")
         ax["diversity"].set_ylim(0, None)
-        ax["diversity"].legend(loc="lower right")
+        ax["diversity"].legend(loc="upper left")
     if "fcd" in ax:
         ok = np.isfinite(col["fcd"])
         ax["fcd"].plot(col["step"][ok], col["fcd"][ok], "o-", color="C3", label="Frechet classifier distance")

@@ -12,15 +12,18 @@ import pytest
 
 import dcgan
 from gan import diagnosis
+from gan.config import Config
 from gan.run_folder import METRIC_FIELDS, OLDER_METRIC_FIELDS, read_metrics
 
 from conftest import merged, one_line_error, train_tiny
 
 LOGGED = os.path.join(os.path.dirname(__file__), "data", "doctor")
 
-# the runs of docs/failures.md (metrics.csv as they logged it): what the doctor must say, and from when
+# the runs of docs/failures.md (metrics.csv as they logged it): the diagnosis each must get; the run of
+# --lr 1e-2 swings once (D wins for 50 steps, then loses) and is healthy again at its end
 EXPECTED = {"healthy": None, "d_wins": "D wins", "collapse": "collapsed", "stall": "stalled",
             "oscillation": "oscillating"}
+AT_THE_END = {**EXPECTED, "oscillation": diagnosis.HEALTHY}
 
 
 def logged(name):
@@ -53,19 +56,33 @@ def test_each_logged_run_gets_its_diagnosis(name):
     if EXPECTED[name] is None:                          # the control: no alarm at any row of a healthy run
         assert [s[0] for s in story] == [diagnosis.HEALTHY], story
     else:
-        assert found.name == EXPECTED[name], story
-        assert diagnosis.WARM_UP_STEPS <= [s for s in story if s[0] == found.name][0][1] <= rows[-1]["step"]
+        assert found.name == AT_THE_END[name] and EXPECTED[name] in [s[0] for s in story], story
+        assert diagnosis.WARM_UP_STEPS <= [s for s in story if s[0] == EXPECTED[name]][0][1] <= rows[-1]["step"]
         assert found.message().startswith("doctor: ")
-        assert diagnosis.ADVICE[found.name]["try"]
 
 
 @pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"healthy"}))
-def test_the_healthy_run_does_not_pass_a_failing_rule(name, monkeypatch):
+def test_each_rule_is_what_finds_its_failure(name, monkeypatch):
     """Each rule is needed: without it, its failure is not diagnosed as itself (the rules can fail)."""
     rule = {"D wins": diagnosis.d_wins, "collapsed": diagnosis.collapsed, "stalled": diagnosis.stalled,
             "oscillating": diagnosis.oscillates}[EXPECTED[name]]
     monkeypatch.setattr(diagnosis, "RULES", tuple(r for r in diagnosis.RULES if r is not rule))
-    assert diagnosis.diagnose(logged(name)).name != EXPECTED[name]
+    assert EXPECTED[name] not in [s[0] for s in diagnosis.history(logged(name))]
+
+
+def rows_of(n, **signs):
+    base = {"loss_d": 0.6, "loss_g": 3.0, "d_x": 0.85, "d_g_z": 0.15, "diversity": 0.8, "change": 3.0,
+            "top_two_share": float("nan")}
+    return [{"step": float(s), **base, **signs} for s in range(10, 10 * n + 1, 10)]
+
+
+def test_a_classifier_seeing_two_classes_is_collapse_and_its_control_is_not():
+    rows = rows_of(40)
+    rows[-5]["top_two_share"] = 0.9                      # the last scored row: 90% of the samples in two classes
+    found = diagnosis.diagnose(rows)
+    assert found.name == "collapsed" and found.began == 360 and "90% of the samples in two classes" in found.message()
+    rows[-5]["top_two_share"] = 0.3                      # the control: spread over the classes
+    assert diagnosis.diagnose(rows).name == diagnosis.HEALTHY
 
 
 def test_nothing_is_diagnosed_while_warming_up():
@@ -90,6 +107,7 @@ def test_an_older_runs_rows_without_the_signs_are_read_and_never_called_collapse
 
 class FakeTrainer:
     images = np.random.default_rng(0).integers(0, 256, (100, 1, 8, 8), dtype=np.uint8)
+    cfg = Config()                                                      # the paper's settings
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -99,8 +117,10 @@ def test_the_doctor_says_each_change_once(name):
     said = [s for s in said if s]
     changes = [s[0] for s in diagnosis.history(logged(name))][1:]      # after the first (healthy) stretch
     assert len(said) == len(changes)
+    words = {"D wins": "D is winning", "collapsed": "G has collapsed", "stalled": "training has stalled",
+             "oscillating": "training oscillates", diagnosis.HEALTHY: "healthy again"}
     for line, change in zip(said, changes):
-        assert line.startswith("doctor: ") and (change in line or change == diagnosis.HEALTHY)
+        assert line.startswith("doctor: ") and words[change] in line, (line, change)
 
 
 def test_a_run_going_wrong_says_so_once_while_it_trains(noise_folder, tmp_path, capsys, monkeypatch):
@@ -175,16 +195,19 @@ def test_doctor_reads_a_logged_failure_as_a_user_would(finished_run, tmp_path, c
 
 
 @pytest.mark.parametrize("case", ["json inside the run", "overwrite without json", "no metrics", "missing",
-                                  "json exists", "json is not ours"])
+                                  "json exists", "json is not ours", "n without classifier"])
 def test_doctor_refusals_are_one_line(finished_run, tmp_path, capsys, case):
     argv = ["doctor", str(finished_run)]
     says = {"json inside the run": "only reads a run folder", "overwrite without json": "--overwrite is for --json",
             "no metrics": "has no metrics.csv", "missing": "does not exist", "json exists": "--overwrite",
-            "json is not ours": "is not an earlier doctor's report"}[case]
+            "json is not ours": "is not an earlier doctor's report",
+            "n without classifier": "--n only matters with --classifier"}[case]
     if case == "json inside the run":
         argv += ["--json", str(finished_run / "report.json")]
     elif case == "overwrite without json":
         argv += ["--overwrite"]
+    elif case == "n without classifier":
+        argv += ["--n", "50"]
     elif case == "no metrics":
         argv = ["doctor", str(tmp_path)]
     elif case == "missing":

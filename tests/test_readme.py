@@ -62,6 +62,8 @@ def parser_of(argv):
             return cli.generate_parser(), rest[1:]
         if rest[:1] == ["evaluate"]:
             return cli.evaluate_parser(), rest[1:]
+        if rest[:1] == ["doctor"]:
+            return cli.doctor_parser(), rest[1:]
         from gan.cli import pytorch_spellings
         return cli.train_parser(), pytorch_spellings(rest[1:] if rest[:1] == ["train"] else rest)
     module = "exercises.__main__" if argv[1] == "exercises" else argv[1]
