@@ -238,7 +238,10 @@ def test_doctor_with_a_classifier_says_which_classes_the_samples_look_like(tiny_
                                                                            capsys, no_checksums):
     out = tmp_path / "run"
     assert dcgan.main(merged(["--dataset", "mnist", "--data-dir", tiny_mnist, "--out", str(out), "--epochs", "1",
-                              "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--no-progress"])) == 0
+                              "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--no-progress",
+                              "--eval-every", "1", "--classifier", tiny_classifier, "--eval-n", "40"])) == 0
+    scored = read_metrics(out / "metrics.csv")[-1]                       # the scored row: the two classes' share
+    assert 0.2 <= float(scored["top_two_share"]) <= 1 and scored["fcd"]
     capsys.readouterr()
     assert dcgan.main(["doctor", str(out), "--classifier", tiny_classifier, "--n", "50"]) == 0
     out_text = capsys.readouterr().out
