@@ -11,7 +11,10 @@ the same layers rewritten for that (CS231n's ``fast_layers.py`` beside its
 * ``im2col.py``, ``conv.py``: images in (C, H, W, N) memory, so that no
   layout copy sits between the GEMMs, and im2col/col2im in one copy or a few adds;
 * ``batchnorm.py``, ``activations.py``, ``losses.py``, ``optim.py``,
-  ``ema.py``: the element-wise work fused, BatchNorm in fewer passes.
+  ``ema.py``: the element-wise work fused, BatchNorm in fewer passes;
+* ``cpu_kernels.py``, ``numba_loops.py``: the CPU's counterpart of a fused
+  kernel, compiled loops on every core, used on NumPy when numba is installed
+  (optional: ``requirements-numba.txt``; ``DCGAN_NUMBA=0`` turns them off).
 
 Every class here is a subclass of the readable one with the same name, with
 the same constructor, parameters, state and values; only ``forward`` and

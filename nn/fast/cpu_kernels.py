@@ -27,6 +27,7 @@ holds those loops, this module chooses them.
   threads (each channel, each element is one thread's work), so a resumed run
   equals the uninterrupted one.
 """
+import importlib.util
 import math
 import os
 import sys
@@ -96,6 +97,21 @@ def status():
         return None
     import numba
     return f"numba {numba.__version__} on {numba.get_num_threads()} threads"
+
+
+def in_words():
+    """What the run's opening line says of nn.fast's layers on NumPy: "numba 0.61.0 on 2 threads", or why
+    its NumPy lines run instead (turned off, not installed, installed but not importable); None on another
+    backend, where none of this applies."""
+    if backend.xp() is not np:
+        return None
+    if status():
+        return status()
+    if not wanted():
+        return f"numba off ({ENV}=0)"
+    if importlib.util.find_spec("numba") is None:
+        return "without numba: pip install -r requirements-numba.txt for compiled loops on every core"
+    return "without numba: it is installed but cannot be imported (the note above says why)"
 
 
 def serves(arrays):
