@@ -18,11 +18,14 @@ classes). The rules that read those signs, their thresholds and why, are
 below and in docs/doctor.md; the run's own story of each failure is in
 docs/failures.md.
 """
+import sys
+
 import numpy as np
 
 from .models import sample
 
 REFERENCE_IMAGES = 64       # real images whose spread ``diversity`` divides by: as many as the fixed-noise grid
+ALIKE = 1e-3                # a real spread below this (a tenth of one grey level, 2/255) is no spread: nothing to divide by
 HEALTHY = "healthy"
 GOES_ON = ". The run goes on unchanged (docs/doctor.md)"           # the doctor says; it never acts
 DIAGNOSES = ("D wins", "collapsed", "stalled", "oscillating")      # RULES' names, in their order
@@ -232,6 +235,9 @@ class Doctor:
     def __init__(self, trainer, earlier_rows=()):
         self.trainer = trainer
         self.reference = reference_spread(trainer.images)
+        if self.reference < ALIKE:                           # every real image alike: nothing to measure against
+            print("note: the real images are all alike, so the doctor cannot measure how varied G's samples are: "
+                  "the diversity and change columns stay empty, and collapse and stall go unread", file=sys.stderr)
         self.rows = [numbers(r) for r in earlier_rows]      # a resumed run's history: the window goes on
         self.said = HEALTHY
         self.last = None                                    # (step, G's fixed-noise samples) at the last row
@@ -240,6 +246,8 @@ class Doctor:
         """The row's diversity and change, from G's own samples of the fixed noise (the grid's noise; the grid
         draws the averaged G's). G is not changed: ``sample`` keeps its running statistics."""
         t = self.trainer
+        if self.reference < ALIKE:
+            return {"diversity": "", "change": ""}
         images = sample(t.G, t.fixed_noise, labels=t.fixed_labels, n_classes=t.n_classes)
         change = ""
         if self.last is not None and t.step_count > self.last[0]:

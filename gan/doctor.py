@@ -62,7 +62,7 @@ def run_folder(path):
     """The run folder of ``path`` (a run folder or its checkpoint.npz), as --resume reads it."""
     try:
         return resume_folder(path)
-    except Exception as e:
+    except UserError as e:                                  # its words are --resume's
         raise UserError(str(e).replace("--resume", "doctor")) from None
 
 
