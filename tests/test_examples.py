@@ -188,8 +188,8 @@ PROGRAMS = sorted(f"{package}.{name[:-3]}" for package in ("examples", "benchmar
 
 
 def test_the_programs_are_the_ones_listed():
-    assert PROGRAMS == ["benchmarks.bench_step", "benchmarks.ema_study", "benchmarks.launches",
-                        "benchmarks.split_ops", "benchmarks.step_lines", "examples.discriminator_features",
+    assert PROGRAMS == ["benchmarks.bench_step", "benchmarks.ema_study", "benchmarks.fcd_ranking", "benchmarks.first_step",
+                        "benchmarks.launches", "benchmarks.numba_rounds", "benchmarks.split_ops", "benchmarks.step_lines", "examples.discriminator_features",
                         "examples.gradcheck_tour", "examples.latent_space", "examples.train_classifier"]
 
 
@@ -286,7 +286,7 @@ def test_train_classifier_refuses_to_save_a_diverged_model(tiny_mnist, module_no
     out = tmp_path / "c.npz"
     assert train_classifier.main(classifier_flags(tiny_mnist, out, "--lr", "1")) == 1
     one_line_error(capsys, "training diverged: its test accuracy 0.1000 is no better than chance", "nothing was saved",
-                   "try a smaller --lr (this run's: 1, the default: 0.001)")
+                   "try a smaller --lr (this run's: 1, the default: 0.002)")
     assert not out.exists() and os.listdir(tmp_path) == []
 
 
