@@ -194,6 +194,19 @@ def test_a_dcgan_step_with_numba_equals_one_without(monkeypatch, ran):
         np.testing.assert_allclose(on[name], off[name], rtol=1e-4, atol=2e-4, err_msg=name)
 
 
+@needs_numba
+def test_the_loops_threads_wait_rather_than_spin():
+    """numba's threads must not spin on the cores the BLAS needs next: the workqueue layer, unless the user chose."""
+    import numba
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        pytest.skip("NUMBA_THREADING_LAYER is set: the user's choice stands")
+    fast.ReLU().forward(chwn((3, 2, 4, 4)))                      # a parallel loop: its threads start
+    if cpu_kernels.threads(numba.config.NUMBA_NUM_THREADS) > 1:
+        assert numba.threading_layer() == cpu_kernels.THREADING_LAYER == "workqueue"
+    else:                                                        # one thread: numba's own choice, run in place
+        assert numba.config.THREADING_LAYER == "default"
+
+
 def test_status_says_numba_only_where_it_runs(monkeypatch):
     import importlib.util
     if numba_here:

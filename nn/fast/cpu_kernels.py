@@ -26,6 +26,13 @@ holds those loops, this module chooses them.
   these loops' threads alike. Every result is the same on any number of
   threads (each channel, each element is one thread's work), so a resumed run
   equals the uninterrupted one.
+* Threads that wait, not spin: on more than one thread, numba's
+  ``workqueue`` threading layer unless ``NUMBA_THREADING_LAYER`` says
+  otherwise. numba's default here, OpenMP, keeps its threads spinning after
+  each loop, on the cores the BLAS's GEMMs need next: at 2 threads that made
+  the step slower with numba than without. On one thread numba's default
+  stays (it runs the loop in place; the workqueue hands it to a worker, which
+  cost a third more). Figures: docs/benchmarks.md, "The CPU's compiled kernels".
 """
 import importlib.util
 import math
@@ -37,6 +44,7 @@ import numpy as np
 from .. import backend
 
 ENV = "DCGAN_NUMBA"
+THREADING_LAYER = "workqueue"            # numba's threading layer on 2+ threads, unless NUMBA_THREADING_LAYER is set (above)
 UNSERVED = object()                      # a kernel's answer when these arrays are not for it: run the NumPy lines
 _loaded = {}                             # "loops": numba_loops, or None (numba absent, broken or off)
 
@@ -76,7 +84,10 @@ def _import_loops():
               "nn.fast runs its NumPy lines", file=sys.stderr)
         return None
     numba.config.CACHE_DIR = cache_dir()                      # also when numba was imported before us
-    numba.set_num_threads(threads(numba.config.NUMBA_NUM_THREADS))
+    n = threads(numba.config.NUMBA_NUM_THREADS)
+    if n > 1 and not os.environ.get("NUMBA_THREADING_LAYER"):
+        numba.config.THREADING_LAYER = THREADING_LAYER           # read when the threads start: the next line
+    numba.set_num_threads(n)
     from . import numba_loops
     return numba_loops
 
@@ -96,7 +107,8 @@ def status():
     if backend.xp() is not np or loops() is None:
         return None
     import numba
-    return f"numba {numba.__version__} on {numba.get_num_threads()} threads"
+    n = numba.get_num_threads()
+    return f"numba {numba.__version__} on {n} thread{'' if n == 1 else 's'}"
 
 
 def in_words():
