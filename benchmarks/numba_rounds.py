@@ -86,11 +86,10 @@ def parts_table(results):
     lines = ["| case | threads | " + " | ".join(f"{p} off / on" for p in parts) + " |",
              "| --- | ---: |" + " ---: |" * len(parts)]
     for case, threads in sorted({(case, threads) for case, threads, _ in results}):
-        cells = []
-        for part in parts:
-            off, on = (statistics.median(row["breakdown_s"].get(part, 0.0) for row in results.get((case, threads, n), []))
-                       if results.get((case, threads, n)) else float("nan") for n in (False, True))
-            cells.append(f"{off:.4f} / {on:.4f}")
+        def median(part, numba):
+            rows = results.get((case, threads, numba))
+            return statistics.median(row["breakdown_s"].get(part, 0.0) for row in rows) if rows else float("nan")
+        cells = [f"{median(part, False):.4f} / {median(part, True):.4f}" for part in parts]
         lines.append(f"| {case} | {threads} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -122,9 +122,8 @@ def layers_text(layers):
         return "nn (the readable ones; --layers fast trains faster)"
     if getattr(layers, "student_exercises", None):
         return f"{name} (yours: {', '.join(layers.student_exercises)}; the rest nn's)"
-    if name == "fast" and cpu_kernels.in_words():
-        return f"fast ({cpu_kernels.in_words()})"
-    return name
+    words = cpu_kernels.in_words() if name == "fast" else None
+    return f"fast ({words})" if words else name
 
 
 def idle_flag_notes(trainer):

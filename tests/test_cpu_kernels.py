@@ -245,24 +245,11 @@ def test_in_words_says_what_runs_and_why(monkeypatch):
         assert cpu_kernels.in_words() is None                          # not NumPy: nothing to say
 
 
-def test_the_opening_line_of_a_fast_run_on_numpy_says_what_runs_its_elementwise_work(tmp_path, capsys):
-    import dcgan
-    from tests.test_dcgan import TINY
-    assert dcgan.main(["--dataset", "folder", "--data-dir", tiny_folder(tmp_path), "--out", str(tmp_path / "run"),
-                       *TINY, "--layers", "fast", "--max-steps", "1"]) == 0
+def test_the_opening_line_of_a_fast_run_on_numpy_says_what_runs_its_elementwise_work(noise_folder, tmp_path, capsys):
+    from tests.conftest import train_tiny
+    assert train_tiny(noise_folder, tmp_path / "run", "--layers", "fast", "--max-steps", "1") == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert f"layers fast ({cpu_kernels.in_words()})" in first, first
-
-
-def tiny_folder(tmp_path, n=40):
-    """A folder of ``n`` random 28x28 grey PNGs (a --dataset folder)."""
-    from PIL import Image
-    folder = tmp_path / "images"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(folder / f"{i:02d}.png")
-    return str(folder)
 
 
 def test_threads_follow_omp_num_threads(monkeypatch):
@@ -305,8 +292,13 @@ def test_a_compiled_kernel_is_kept_in_the_cache_folder_not_the_checkout(tmp_path
 def test_resume_with_the_compiled_kernels_gives_identical_weights(tmp_path):
     """--layers fast with numba: 7 steps straight == 3 steps, stop, resume to 7."""
     import dcgan
+    from PIL import Image
     from tests.test_dcgan import TINY, weights
-    folder = tiny_folder(tmp_path)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8), "L").save(folder / f"{i:02d}.png")
     run = lambda out, *extra: dcgan.main(["--dataset", "folder", "--data-dir", str(folder), "--out", str(out),
                                           *TINY, "--layers", "fast", *extra])
     assert run(tmp_path / "straight", "--max-steps", "7") == 0

@@ -152,7 +152,7 @@ def test_the_signs_never_change_training(noise_folder, tmp_path, monkeypatch):
     assert list(rows[0]) == METRIC_FIELDS and float(rows[-1]["diversity"]) > 0 and float(rows[-1]["change"]) > 0
 
 
-def test_real_images_all_alike_leave_the_signs_empty_and_say_so(tmp_path, capsys):
+def test_real_images_all_alike_leave_the_signs_empty_and_say_so(noise_folder, tmp_path, capsys):
     """Nothing to divide by (every real image the same): the run trains, the two columns stay empty, one note."""
     from PIL import Image
     folder = tmp_path / "same"
@@ -164,18 +164,8 @@ def test_real_images_all_alike_leave_the_signs_empty_and_say_so(tmp_path, capsys
     assert len(notes) == 1 and notes[0].startswith("note: the real images are all alike")
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     assert rows and all(r["diversity"] == "" and r["change"] == "" for r in rows)
-    assert train_tiny(str(folder), tmp_path / "control", "--epochs", "2", "--data-dir", str(noise_images(tmp_path))) == 0
+    assert train_tiny(noise_folder, tmp_path / "control", "--epochs", "2") == 0
     assert "cannot measure" not in capsys.readouterr().err                  # the control: varied images, no note
-
-
-def noise_images(tmp_path):
-    from PIL import Image
-    folder = tmp_path / "noise"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(16):
-        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8), "L").save(folder / f"{i}.png")
-    return folder
 
 
 # --------------------------------------------------------------------------- the command

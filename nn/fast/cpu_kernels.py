@@ -117,7 +117,7 @@ def in_words():
     backend, where none of this applies."""
     if backend.xp() is not np:
         return None
-    if status():
+    if loops() is not None:
         return status()
     if not wanted():
         return f"numba off ({ENV}=0)"
